@@ -1,0 +1,32 @@
+"""Shared fixtures: the real datasets beside the project, and every dataframe engine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """``EVENHAND_DATA_DIR`` if set, else ``../shared/data`` beside the project root."""
+    env = os.environ.get("EVENHAND_DATA_DIR")
+    return Path(env) if env else ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared data folder {path} is absent (set EVENHAND_DATA_DIR to use it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def compas_csv(data_dir: Path) -> Path:
+    path = data_dir / "compas" / "compas-scores-two-years.csv"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    return path
