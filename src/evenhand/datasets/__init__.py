@@ -1,8 +1,29 @@
-"""Datasets: real public data (loaded from a local copy or cache) and synthetic generators.
-
-Synthetic generators have known ground truth so that methods can be checked against it.
+"""Datasets: real public data (from a local copy, a cache, or its public source) and
+synthetic generators with known ground truth, so methods can be checked against it.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import importlib
+from typing import Any
+
+_LAZY = {
+    "load_compas": "evenhand.datasets._compas",
+    "propublica_filter": "evenhand.datasets._compas",
+    "make_cardiac_cohort": "evenhand.datasets._cardiac",
+    "make_services_population": "evenhand.datasets._services",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'evenhand.datasets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
