@@ -66,7 +66,9 @@ def as_column_list(value: str | Sequence[str] | None, argument: str) -> list[str
     return cols
 
 
-def require_columns(frame: nw.DataFrame | nw.LazyFrame, columns: Mapping[str, Sequence[str]]) -> None:
+def require_columns(
+    frame: nw.DataFrame | nw.LazyFrame, columns: Mapping[str, Sequence[str]]
+) -> None:
     """Raise :class:`EvenhandError` naming each argument whose column is absent.
 
     ``columns`` maps an argument name (e.g. ``"y_true"``) to the columns it names.

@@ -1,5 +1,7 @@
-"""Datasets: real public data (from a local copy, a cache, or its public source) and
-synthetic generators with known ground truth, so methods can be checked against it.
+"""Datasets: real public data and synthetic generators with known ground truth.
+
+Real data comes from a local copy, a cache, or its public source;
+synthetic generators let methods be checked against what they planted.
 """
 
 from __future__ import annotations
