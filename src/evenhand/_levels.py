@@ -1,0 +1,275 @@
+"""Per-level metric estimates with intervals, derived from the aggregated statistics.
+
+A *level* is one way of grouping: the intersections of all sensitive columns, each column
+alone, or the overall population. Every level is folded from the one aggregated table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy import stats as sps
+
+from evenhand._bootstrap import calibration_index, draw_replicates
+from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS, Metric, Table
+from evenhand._stats import BinaryStats, RegressionStats
+from evenhand._uncertainty import normal_quantile, wilson
+
+__all__ = ["Level", "binary_levels", "level_specs", "regression_levels"]
+
+OVERALL = "overall"
+
+
+@dataclass
+class Level:
+    """Estimates for one grouping.
+
+    ``value``, ``low``, ``high``, ``num``, ``den`` and ``flags`` are ``[metric, group]``;
+    ``boot`` is ``[replicate, metric, group]`` (recentred replicates) or ``None``; ``num`` and
+    ``den`` hold the effective counts of rate metrics (``nan`` for other metrics).
+    """
+
+    by: str
+    attrs: tuple[str, ...]
+    keys: pl.DataFrame
+    count: np.ndarray
+    names: list[str]
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    methods: list[str]
+    flags: np.ndarray
+    num: np.ndarray
+    den: np.ndarray
+    higher_is_better: list[bool | None]
+    boot: np.ndarray | None = None
+
+    def labels(self) -> list[str]:
+        """Readable group labels, e.g. ``"African-American & Male"``."""
+        if not self.attrs:
+            return [OVERALL]
+        return [" & ".join(str(v) for v in row) for row in self.keys.iter_rows()]
+
+    def index(self, name: str) -> int:
+        """Row of metric ``name``."""
+        return self.names.index(name)
+
+
+def level_specs(sensitive: Sequence[str], intersect: bool) -> list[tuple[str, ...]]:
+    """List the groupings to report: the intersection (if asked), then each column alone."""
+    if len(sensitive) == 1:
+        return [tuple(sensitive)]
+    specs = [tuple(sensitive)] if intersect else []
+    return specs + [(c,) for c in sensitive]
+
+
+def _codes(keys: pl.DataFrame, attrs: tuple[str, ...]) -> tuple[pl.DataFrame, np.ndarray]:
+    if not attrs:
+        return pl.DataFrame(), np.zeros(len(keys), dtype=np.int64)
+    sub = keys.select(attrs)
+    level_keys = sub.unique().sort(list(attrs), nulls_last=True)
+    codes = (
+        sub.with_row_index("__row")
+        .join(level_keys.with_row_index("__code"), on=list(attrs), how="left", nulls_equal=True)
+        .sort("__row")
+        .get_column("__code")
+        .to_numpy()
+    )
+    return level_keys, codes
+
+
+def _fold(a: np.ndarray | None, codes: np.ndarray, size: int, axis: int) -> np.ndarray | None:
+    """Sum slices along ``axis`` that share a code."""
+    if a is None:
+        return None
+    onehot = np.zeros((size, codes.size))
+    onehot[codes, np.arange(codes.size)] = 1.0
+    moved = np.moveaxis(a, axis, 0)
+    return np.moveaxis(np.tensordot(onehot, moved, axes=1), 0, axis)
+
+
+def _fold_table(t: Table, codes: np.ndarray, size: int) -> Table:
+    return Table(
+        weight=_fold(t.weight, codes, size, -4),
+        score_sum=_fold(t.score_sum, codes, size, -4),
+        score_sq=_fold(t.score_sq, codes, size, -4),
+        calib=t.calib,
+        probability=t.probability,
+    )
+
+
+def _percentile(boot: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    alpha = 1 - level
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(boot).any(axis=0)
+        safe = np.where(np.isfinite(boot), boot, np.nan)
+        low = np.full(boot.shape[1:], np.nan)
+        high = np.full(boot.shape[1:], np.nan)
+        if finite.any():
+            q = np.nanquantile(safe[:, finite], [alpha / 2, 1 - alpha / 2], axis=0)
+            low[finite], high[finite] = q[0], q[1]
+    return low, high
+
+
+def _rate_counts(
+    metric: Metric, cells: np.ndarray, cells_sq: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Effective numerator and denominator (Kish) of a rate metric, per group."""
+    num_cells, den_cells = metric.rate
+    x = sum(cells[..., y, p] for y, p in num_cells)
+    n = sum(cells[..., y, p] for y, p in den_cells)
+    n_sq = sum(cells_sq[..., y, p] for y, p in den_cells)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(n_sq > 0, n * n / n_sq, 0.0)
+        x_eff = np.where(n > 0, x / n * n_eff, 0.0)
+    return x_eff, n_eff
+
+
+def binary_levels(
+    stats: BinaryStats,
+    *,
+    names: Sequence[str],
+    specs: Sequence[tuple[str, ...]],
+    ci: float,
+    ci_method: str,
+    n_boot: int,
+    rng: np.random.Generator,
+    min_group_size: int,
+    favorable: str,
+) -> tuple[list[Level], Level]:
+    """Estimates for each grouping in ``specs`` and for the overall population."""
+    n_bins = stats.weight.shape[-1]
+    fine = Table(
+        weight=stats.weight,
+        score_sum=stats.score_sum,
+        score_sq=stats.score_sq,
+        calib=calibration_index(n_bins),
+        probability=stats.edges is not None and stats.edges[0] == 0 and stats.edges[-1] == 1,
+    )
+    merged, reps = draw_replicates(stats, n_boot, rng) if n_boot > 0 else (None, None)
+    metrics = [BINARY_METRICS[n] for n in names]
+    z = normal_quantile(ci)
+    out = []
+    for attrs in [*specs, ()]:
+        keys, codes = _codes(stats.keys, attrs)
+        size = max(len(keys), 1)
+        folded = [_fold_table(t, codes, size) if t is not None else None
+                  for t in (fine, merged, reps)]
+        count = _fold(stats.rows.sum(axis=(1, 2, 3)), codes, size, 0)
+        cells_sq = _fold(stats.weight_sq.sum(axis=-1), codes, size, 0)
+        out.append(_binary_level(
+            attrs, keys, count, folded, cells_sq, metrics, z, ci, ci_method, min_group_size,
+            favorable,
+        ))
+    return out[:-1], out[-1]
+
+
+def _direction(metric: Metric, favorable: str) -> bool | None:
+    if metric.name in ("selection_rate", "base_rate"):
+        return favorable == "positive"
+    return metric.higher_is_better
+
+
+def _binary_level(
+    attrs, keys, count, tables, cells_sq, metrics, z, ci, ci_method, min_group_size, favorable
+) -> Level:
+    fine, merged, reps = tables
+    value = np.array([m.compute(fine) for m in metrics])
+    boot = None
+    if reps is not None:
+        shift = np.array([m.compute(reps) - m.compute(merged) for m in metrics])
+        boot = value[None] + np.moveaxis(shift, 0, 1)
+    low, high = _percentile(boot, ci) if boot is not None else (np.full_like(value, np.nan),) * 2
+    num = np.full_like(value, np.nan)
+    den = np.full_like(value, np.nan)
+    methods = []
+    for i, m in enumerate(metrics):
+        if m.rate is not None:
+            num[i], den[i] = _rate_counts(m, fine.cells, cells_sq)
+        if m.rate is not None and ci_method == "wilson":
+            low[i], high[i] = wilson(num[i], den[i], z)
+            methods.append("wilson")
+        else:
+            methods.append("bootstrap" if boot is not None else "none")
+    flags = _flags(value, count, min_group_size, [m.name for m in metrics], fine.probability)
+    return Level(
+        by=" & ".join(attrs) if attrs else OVERALL, attrs=attrs, keys=keys, count=count,
+        names=[m.name for m in metrics], value=value, low=low, high=high, methods=methods,
+        flags=flags, num=num, den=den,
+        higher_is_better=[_direction(m, favorable) for m in metrics], boot=boot,
+    )
+
+
+def _flags(value, count, min_group_size, names, probability=True) -> np.ndarray:
+    flags = np.full(value.shape, "", dtype=object)
+    small = count < min_group_size
+    for i, name in enumerate(names):
+        parts = np.where(small, "small_group", "")
+        reason = "score_not_probability" if name == "ece" and not probability else "zero_division"
+        nan = np.isnan(value[i])
+        flags[i] = [
+            ";".join(p for p in (s, reason if n else "") if p)
+            for s, n in zip(parts, nan, strict=True)
+        ]
+    return flags
+
+
+def regression_levels(
+    stats: RegressionStats,
+    *,
+    names: Sequence[str],
+    specs: Sequence[tuple[str, ...]],
+    ci: float,
+    min_group_size: int,
+) -> tuple[list[Level], Level]:
+    """Estimates with normal (t) intervals for each grouping and for the overall population."""
+    metrics = [REGRESSION_METRICS[n] for n in names]
+    out = []
+    for attrs in [*specs, ()]:
+        keys, codes = _codes(stats.keys, attrs)
+        folded = stats.regroup(keys if attrs else pl.DataFrame({"_": [0]}), codes)
+        s = folded.sums
+        value = np.array([m.compute(s) for m in metrics])
+        low, high = _regression_intervals(metrics, s, value, ci)
+        nan = np.full_like(value, np.nan)
+        out.append(Level(
+            by=" & ".join(attrs) if attrs else OVERALL, attrs=attrs, keys=keys, count=s["n"],
+            names=list(names), value=value, low=low, high=high,
+            methods=["t" if np.isfinite(low[i]).any() else "none" for i in range(len(metrics))],
+            flags=_flags(value, s["n"], min_group_size, list(names)), num=nan, den=nan.copy(),
+            higher_is_better=[m.higher_is_better for m in metrics],
+        ))
+    return out[:-1], out[-1]
+
+
+def _regression_intervals(metrics, s, value, ci) -> tuple[np.ndarray, np.ndarray]:
+    low = np.full_like(value, np.nan)
+    high = np.full_like(value, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(s["w2"] > 0, s["w"] ** 2 / s["w2"], 0.0)
+        tq = sps.t.ppf(0.5 + ci / 2, np.maximum(n_eff - 1, 1))
+        for i, m in enumerate(metrics):
+            moments = m.moments or (("r2", "r4") if m.name == "rmse" else None)
+            if moments is None:
+                continue
+            mean = s[moments[0]] / s["w"]
+            var = np.clip(s[moments[1]] / s["w"] - mean**2, 0, None)
+            se = np.sqrt(var / n_eff)
+            if m.name == "rmse":  # delta method from the MSE
+                se = se / (2 * value[i])
+            ok = n_eff > 1
+            low[i] = np.where(ok, value[i] - tq * se, np.nan)
+            high[i] = np.where(ok, value[i] + tq * se, np.nan)
+    return low, high
+
+
+def custom_level_values(
+    fn: Callable, y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None
+) -> float:
+    """Evaluate a user metric on one group's rows (``sample_weight`` passed when weighted)."""
+    if weight is None:
+        return float(fn(y_true, y_pred))
+    return float(fn(y_true, y_pred, sample_weight=weight))

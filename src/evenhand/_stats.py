@@ -1,0 +1,396 @@
+"""The one aggregation pass: per-group sufficient statistics computed by the data's engine.
+
+For a binary task every row is mapped to a cell ``(group, y_true, y_pred, score_bin)`` and
+one ``group_by`` (run by polars, pandas, pyarrow, DuckDB or Spark through narwhals) returns,
+per cell, the row count, the sum of weights and of squared weights, and the weighted sums of
+scores. Every metric, disparity and interval is then derived on the numpy side from this
+small table (see :mod:`evenhand._metrics`). Intersections, single attributes and the overall
+population are sums of the same table, so they cost no further pass.
+
+A cheap validation pass first reads the row count, null/NaN counts and the score range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import narwhals.stable.v2 as nw
+import numpy as np
+import polars as pl
+
+from evenhand._errors import EvenhandError
+
+__all__ = ["BinaryStats", "RegressionStats", "aggregate_binary", "aggregate_regression"]
+
+DEFAULT_BINS = 4000  # divisible by 10 so calibration deciles align with histogram bins
+
+_KEY = "__evenhand_key"
+_W = "__evenhand_w"
+
+
+@dataclass(frozen=True)
+class BinaryStats:
+    """Sufficient statistics of a binary task, one slice per group.
+
+    Arrays are indexed ``[group, y_true, y_pred, bin]``. ``weight`` holds weighted counts,
+    ``rows`` unweighted row counts, ``weight_sq`` sums of squared weights, ``score_sum``
+    weighted sums of scores and ``score_sq`` weighted sums of squared scores (the last two
+    only with a score). ``bin_low``/``bin_high`` are the smallest and largest score seen in
+    each bin (``nan`` where empty); ``edges`` the bin edges over ``[score_min, score_max]``.
+    """
+
+    keys: pl.DataFrame
+    weight: np.ndarray
+    rows: np.ndarray
+    weight_sq: np.ndarray
+    score_sum: np.ndarray | None = None
+    score_sq: np.ndarray | None = None
+    bin_low: np.ndarray | None = None
+    bin_high: np.ndarray | None = None
+    edges: np.ndarray | None = None
+
+    @property
+    def has_score(self) -> bool:
+        """Whether scores were aggregated."""
+        return self.score_sum is not None
+
+    @property
+    def weighted(self) -> bool:
+        """Whether any row weight differs from 1."""
+        return not np.array_equal(self.weight, self.rows)
+
+    @property
+    def exact_bins(self) -> bool:
+        """True when every histogram bin holds a single distinct score (AUC is then exact)."""
+        if self.bin_low is None:
+            return True
+        filled = ~np.isnan(self.bin_low)
+        return bool(np.all(self.bin_low[filled] == self.bin_high[filled]))
+
+    def regroup(self, keys: pl.DataFrame, codes: np.ndarray) -> BinaryStats:
+        """Sum groups that share a code: used for single attributes and the overall row."""
+        size = len(keys)
+
+        def fold(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            out = np.zeros((size, *a.shape[1:]), dtype=a.dtype)
+            np.add.at(out, codes, a)
+            return out
+
+        return replace(
+            self,
+            keys=keys,
+            weight=fold(self.weight),
+            rows=fold(self.rows),
+            weight_sq=fold(self.weight_sq),
+            score_sum=fold(self.score_sum),
+            score_sq=fold(self.score_sq),
+        )
+
+
+@dataclass(frozen=True)
+class RegressionStats:
+    """Per-group weighted sums of a regression task (arrays indexed by group).
+
+    ``sums`` maps a name to an array: ``n`` rows, ``w`` Σw, ``w2`` Σw², ``y`` Σwy,
+    ``y2`` Σwy², ``p`` Σwŷ, ``p2`` Σwŷ², ``r`` Σw(ŷ−y), ``r2`` Σw(ŷ−y)², ``r4`` Σw(ŷ−y)⁴,
+    ``abs_r`` Σw|ŷ−y|.
+    """
+
+    keys: pl.DataFrame
+    sums: dict[str, np.ndarray]
+
+    @property
+    def weighted(self) -> bool:
+        """Whether any row weight differs from 1."""
+        return not np.array_equal(self.sums["w"], self.sums["n"])
+
+    def regroup(self, keys: pl.DataFrame, codes: np.ndarray) -> RegressionStats:
+        """Sum groups that share a code."""
+        out = {}
+        for name, a in self.sums.items():
+            folded = np.zeros(len(keys), dtype=a.dtype)
+            np.add.at(folded, codes, a)
+            out[name] = folded
+        return RegressionStats(keys=keys, sums=out)
+
+
+def _collect(frame: nw.DataFrame | nw.LazyFrame) -> pl.DataFrame:
+    if isinstance(frame, nw.LazyFrame):
+        return frame.collect(backend="polars").to_native()
+    return frame.to_polars()
+
+
+def _validation_pass(
+    frame: nw.DataFrame | nw.LazyFrame,
+    *,
+    checked: dict[str, str],
+    score: str | None,
+    weight: str | None,
+) -> dict[str, Any]:
+    """Row count, nulls/NaNs per role column, score range and weight sign, in one scan."""
+    schema = frame.collect_schema()
+    exprs = [nw.len().alias("__rows")]
+    for i, col in enumerate(checked):
+        missing = nw.col(col).is_null()
+        if schema[col].is_float():
+            missing = missing | nw.col(col).is_nan()
+        exprs.append(missing.sum().alias(f"__miss{i}"))
+    if score is not None:
+        exprs += [nw.col(score).min().alias("__smin"), nw.col(score).max().alias("__smax")]
+    if weight is not None:
+        exprs.append(nw.col(weight).min().alias("__wmin"))
+    row = _collect(frame.select(*exprs)).row(0, named=True)
+    if row["__rows"] == 0:
+        raise EvenhandError("The data has no rows. Pass a non-empty table.")
+    for i, (col, role) in enumerate(checked.items()):
+        count = row[f"__miss{i}"]
+        if count:
+            raise EvenhandError(_missing_message(col, role, count, row["__rows"]))
+    if weight is not None and row["__wmin"] < 0:
+        raise EvenhandError(
+            f"Column {weight!r} (given as weight) has negative values (min {row['__wmin']!r}). "
+            "Weights must be non-negative."
+        )
+    return row
+
+
+def _missing_message(col: str, role: str, count: int, rows: int) -> str:
+    if role == "sensitive":
+        return (
+            f"Column {col!r} (given as sensitive) has {count} missing values out of {rows}. "
+            "Fill or drop them first, or pass dropna=False to keep them as their own group."
+        )
+    return (
+        f"Column {col!r} (given as {role}) has {count} missing (null or NaN) values out of "
+        f"{rows}. Drop or impute those rows before auditing."
+    )
+
+
+def _indicator(
+    frame: nw.DataFrame | nw.LazyFrame, col: str, pos_label: Any, role: str
+) -> tuple[nw.Expr, bool]:
+    """Expression for the 0/1 value of a binary column, and whether values need checking.
+
+    Numeric and boolean columns are cast and their values checked to be 0/1 afterwards;
+    other columns compare to ``pos_label``, after checking they hold at most two values.
+    """
+    dtype = frame.collect_schema()[col]
+    if dtype == nw.Boolean:
+        return nw.col(col).cast(nw.Int64), False
+    if dtype.is_numeric():
+        if pos_label in (1, True):
+            return nw.col(col).cast(nw.Int64), True
+        return (nw.col(col) == pos_label).cast(nw.Int64), False
+    values = _collect(frame.select(nw.col(col).n_unique().alias("n"))).item()
+    if values > 2:
+        raise EvenhandError(
+            f"Column {col!r} (given as {role}) has {values} distinct values; a binary metric "
+            f"needs two. Map it to 0/1 first, or audit a regression task."
+        )
+    if pos_label in (1, True):
+        raise EvenhandError(
+            f"Column {col!r} (given as {role}) is not numeric or boolean. Pass "
+            f"pos_label=<the value meaning the positive class>."
+        )
+    return (nw.col(col) == pos_label).cast(nw.Int64), False
+
+
+def _encode_groups(
+    table: pl.DataFrame, sensitive: Sequence[str]
+) -> tuple[pl.DataFrame, np.ndarray]:
+    keys = table.select(sensitive).unique().sort(sensitive, nulls_last=True)
+    codes = (
+        table.select(sensitive)
+        .with_row_index("__row")
+        .join(keys.with_row_index("__code"), on=list(sensitive), how="left", nulls_equal=True)
+        .sort("__row")
+        .get_column("__code")
+        .to_numpy()
+    )
+    return keys, codes
+
+
+def _check_binary_keys(values: np.ndarray, col: str, role: str) -> None:
+    bad = np.setdiff1d(np.unique(values), [0, 1])
+    if bad.size:
+        raise EvenhandError(
+            f"Column {col!r} (given as {role}) has values other than 0 and 1: "
+            f"{bad[:5].tolist()}. Binary metrics need 0/1 (or boolean) labels; map the column, "
+            f"pass pos_label=..., or use task='regression'."
+        )
+
+
+def aggregate_binary(
+    frame: nw.DataFrame | nw.LazyFrame,
+    *,
+    sensitive: Sequence[str],
+    y_true: str,
+    y_pred: str | None,
+    y_score: str | None,
+    weight: str | None,
+    threshold: float | None,
+    pos_label: Any = 1,
+    dropna: bool = True,
+    n_bins: int = DEFAULT_BINS,
+) -> BinaryStats:
+    """Aggregate a binary task into :class:`BinaryStats` in one ``group_by`` pass."""
+    checked = {y_true: "y_true"}
+    if y_pred is not None:
+        checked[y_pred] = "y_pred"
+    if y_score is not None:
+        checked[y_score] = "y_score"
+    if weight is not None:
+        checked[weight] = "weight"
+    if dropna:
+        checked.update({c: "sensitive" for c in sensitive if c not in checked})
+    info = _validation_pass(frame, checked=checked, score=y_score, weight=weight)
+
+    yt, check_yt = _indicator(frame, y_true, pos_label, "y_true")
+    if y_pred is not None:
+        yp, check_yp = _indicator(frame, y_pred, pos_label, "y_pred")
+    else:
+        _check_threshold(threshold, info, y_score)
+        yp, check_yp = (nw.col(y_score) >= threshold).cast(nw.Int64), False
+    bins, edges = _bin_expression(y_score, info, n_bins)
+    n_b = 1 if edges is None else len(edges) - 1
+    key = (yt * 2 + yp) * n_b + bins
+    w = nw.col(weight).cast(nw.Float64) if weight is not None else nw.lit(1.0)
+    cols = [key.alias(_KEY), w.alias(_W), (w * w).alias("__w2")]
+    aggs = [nw.len().alias("__n"), nw.col(_W).sum(), nw.col("__w2").sum()]
+    if y_score is not None:
+        s = nw.col(y_score).cast(nw.Float64)
+        cols += [(w * s).alias("__ws"), (w * s * s).alias("__ws2"), s.alias("__s")]
+        aggs += [
+            nw.col("__ws").sum(),
+            nw.col("__ws2").sum(),
+            nw.col("__s").min().alias("__smin"),
+            nw.col("__s").max().alias("__smax"),
+        ]
+    grouped = frame.with_columns(*cols).group_by(*sensitive, _KEY, drop_null_keys=False)
+    table = _collect(grouped.agg(*aggs))
+    return _to_arrays(table, sensitive, n_b, edges, (y_true, check_yt), (y_pred, check_yp))
+
+
+def _check_threshold(threshold: float | None, info: dict[str, Any], y_score: str | None) -> None:
+    if y_score is None:
+        raise EvenhandError("Pass y_pred (decisions) or y_score with a threshold.")
+    if threshold is None:
+        raise EvenhandError(
+            f"y_score={y_score!r} was given without y_pred: pass threshold=... so decisions "
+            "are y_score >= threshold."
+        )
+    lo, hi = info["__smin"], info["__smax"]
+    if not lo <= threshold <= hi:
+        raise EvenhandError(
+            f"threshold={threshold!r} lies outside the range of {y_score!r} "
+            f"[{lo!r}, {hi!r}]: every decision would be the same. Pick a threshold in range."
+        )
+
+
+def _bin_expression(
+    y_score: str | None, info: dict[str, Any], n_bins: int
+) -> tuple[nw.Expr, np.ndarray | None]:
+    """Histogram bin of the score: uniform over [0, 1] for probabilities, else its range."""
+    if y_score is None:
+        return nw.lit(0), None
+    lo, hi = float(info["__smin"]), float(info["__smax"])
+    if lo >= 0.0 and hi <= 1.0:
+        lo, hi = 0.0, 1.0
+    if hi <= lo:
+        return nw.lit(0), np.array([lo, lo])
+    scaled = ((nw.col(y_score).cast(nw.Float64) - lo) * (n_bins / (hi - lo))).floor()
+    expr = scaled.clip(0, n_bins - 1).cast(nw.Int64)
+    return expr, np.linspace(lo, hi, n_bins + 1)
+
+
+def _to_arrays(
+    table: pl.DataFrame,
+    sensitive: Sequence[str],
+    n_b: int,
+    edges: np.ndarray | None,
+    y_true: tuple[str, bool],
+    y_pred: tuple[str | None, bool],
+) -> BinaryStats:
+    key = table.get_column(_KEY).to_numpy()
+    cell, bin_ = np.divmod(key, n_b)
+    yt, yp = np.divmod(cell, 2)
+    for (col, check), values, role in ((y_true, yt, "y_true"), (y_pred, yp, "y_pred")):
+        if check:
+            _check_binary_keys(values, col, role)
+    keys, codes = _encode_groups(table, sensitive)
+    shape = (len(keys), 2, 2, n_b)
+
+    def dense(column: str, dtype: type = float) -> np.ndarray:
+        out = np.zeros(shape, dtype=dtype)
+        np.add.at(out, (codes, yt, yp, bin_), table.get_column(column).to_numpy())
+        return out
+
+    stats = BinaryStats(
+        keys=keys, weight=dense(_W), rows=dense("__n", np.int64), weight_sq=dense("__w2")
+    )
+    if edges is None:
+        return stats
+    low = np.full(n_b, np.inf)
+    high = np.full(n_b, -np.inf)
+    np.minimum.at(low, bin_, table.get_column("__smin").to_numpy())
+    np.maximum.at(high, bin_, table.get_column("__smax").to_numpy())
+    empty = np.isinf(low)
+    low[empty] = np.nan
+    high[empty] = np.nan
+    return replace(
+        stats,
+        score_sum=dense("__ws"),
+        score_sq=dense("__ws2"),
+        bin_low=low,
+        bin_high=high,
+        edges=edges,
+    )
+
+
+def aggregate_regression(
+    frame: nw.DataFrame | nw.LazyFrame,
+    *,
+    sensitive: Sequence[str],
+    y_true: str,
+    y_pred: str,
+    weight: str | None,
+    dropna: bool = True,
+) -> RegressionStats:
+    """Aggregate a regression task into :class:`RegressionStats` in one ``group_by`` pass."""
+    checked = {y_true: "y_true", y_pred: "y_pred"}
+    if weight is not None:
+        checked[weight] = "weight"
+    if dropna:
+        checked.update({c: "sensitive" for c in sensitive if c not in checked})
+    _validation_pass(frame, checked=checked, score=None, weight=weight)
+    w = nw.col(weight).cast(nw.Float64) if weight is not None else nw.lit(1.0)
+    y = nw.col(y_true).cast(nw.Float64)
+    p = nw.col(y_pred).cast(nw.Float64)
+    r = p - y
+    parts = {
+        "w": w,
+        "w2": w * w,
+        "y": w * y,
+        "y2": w * y * y,
+        "p": w * p,
+        "p2": w * p * p,
+        "r": w * r,
+        "r2": w * r * r,
+        "r4": w * r * r * r * r,
+        "abs_r": w * r.abs(),
+    }
+    cols = [expr.alias(f"__{name}") for name, expr in parts.items()]
+    aggs = [nw.len().alias("__n"), *(nw.col(f"__{name}").sum() for name in parts)]
+    grouped = frame.with_columns(*cols).group_by(*sensitive, drop_null_keys=False)
+    table = _collect(grouped.agg(*aggs))
+    keys, codes = _encode_groups(table, sensitive)
+    sums = {}
+    for name in ["n", *parts]:
+        out = np.zeros(len(keys), dtype=np.int64 if name == "n" else float)
+        np.add.at(out, codes, table.get_column(f"__{name}").to_numpy())
+        sums[name] = out
+    return RegressionStats(keys=keys, sums=sums)
