@@ -392,6 +392,20 @@ class Audit:
             Path(path).write_text(html, encoding="utf-8")
         return html
 
+    def chart(self, name: str = "selection_rate") -> Any:
+        """Return the altair chart ``name`` for notebooks (needs the ``report`` extra).
+
+        ``name`` is a metric, ``"roc"``, ``"calibration"``, ``"thresholds"`` or ``"sizes"``.
+        """
+        from evenhand.report import audit_chart
+
+        return audit_chart(self, name)
+
+    def _repr_html_(self) -> str:
+        from evenhand.report import audit_repr_html
+
+        return audit_repr_html(self)
+
     def __repr__(self) -> str:
         groups = ", ".join(f"{lv.by}: {len(lv.count)}" for lv in self._levels)
         return (f"Audit(task={self.config['task']!r}, rows={int(self._overall.count[0])}, "

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from evenhand.report._render import render_audit
+from evenhand.report._render import audit_chart, audit_repr_html, render_audit
 
-__all__ = ["render_audit"]
+__all__ = ["audit_chart", "audit_repr_html", "render_audit"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["render_audit"]
+__all__ = ["audit_chart", "audit_repr_html", "render_audit"]
 
 
 def _table(frame: pl.DataFrame) -> str:
@@ -35,3 +35,13 @@ def render_audit(result: Any) -> str:
         parts += ["<h2>Summary</h2>", _table(polars(result.summary()))]
     return ("<!doctype html><html><head><meta charset='utf-8'><title>evenhand audit</title>"
             "</head><body>" + "".join(parts) + "</body></html>")
+
+
+def audit_chart(result: Any, name: str) -> Any:
+    """Return the altair chart ``name`` of an audit (implemented by the full report)."""
+    raise NotImplementedError("charts arrive with the full report")
+
+
+def audit_repr_html(result: Any) -> str:
+    """Notebook view of an audit."""
+    return render_audit(result)
