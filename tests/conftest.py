@@ -30,3 +30,27 @@ def compas_csv(data_dir: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent")
     return path
+
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local Spark session (Java 17 + pyspark); skipped with a reason where unavailable."""
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed")
+    import shutil
+
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed, so Spark cannot run in local mode")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[1]")
+        .appName("evenhand-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+

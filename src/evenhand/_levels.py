@@ -85,6 +85,8 @@ def _fold(a: np.ndarray | None, codes: np.ndarray, size: int, axis: int) -> np.n
     """Sum slices along ``axis`` that share a code."""
     if a is None:
         return None
+    if size == codes.size and np.array_equal(codes, np.arange(size)):
+        return a
     onehot = np.zeros((size, codes.size))
     onehot[codes, np.arange(codes.size)] = 1.0
     moved = np.moveaxis(a, axis, 0)
@@ -102,16 +104,23 @@ def _fold_table(t: Table, codes: np.ndarray, size: int) -> Table:
 
 
 def _percentile(boot: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval along axis 0, ignoring non-finite replicates.
+
+    Interpolates linearly, as ``numpy.quantile``; ``nan`` where no replicate is finite.
+    """
     alpha = 1 - level
-    with np.errstate(invalid="ignore"):
-        finite = np.isfinite(boot).any(axis=0)
-        safe = np.where(np.isfinite(boot), boot, np.nan)
-        low = np.full(boot.shape[1:], np.nan)
-        high = np.full(boot.shape[1:], np.nan)
-        if finite.any():
-            q = np.nanquantile(safe[:, finite], [alpha / 2, 1 - alpha / 2], axis=0)
-            low[finite], high[finite] = q[0], q[1]
-    return low, high
+    data = np.where(np.isfinite(boot), boot, np.nan)
+    ordered = np.sort(data, axis=0)  # nan sorts last
+    k = np.isfinite(ordered).sum(axis=0)
+    out = []
+    for q in (alpha / 2, 1 - alpha / 2):
+        pos = q * np.maximum(k - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(k - 1, 0))
+        a = np.take_along_axis(ordered, lo[None], axis=0)[0]
+        b = np.take_along_axis(ordered, hi[None], axis=0)[0]
+        out.append(np.where(k > 0, a + (b - a) * (pos - lo), np.nan))
+    return out[0], out[1]
 
 
 def _rate_counts(
@@ -142,11 +151,17 @@ def binary_levels(
 ) -> tuple[list[Level], Level]:
     """Estimates for each grouping in ``specs`` and for the overall population."""
     n_bins = stats.weight.shape[-1]
+    # empty histogram bins change no metric: drop them so every fold below is small
+    filled = stats.rows.sum(axis=(0, 1, 2)) > 0
+
+    def compress(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[..., filled]
+
     fine = Table(
-        weight=stats.weight,
-        score_sum=stats.score_sum,
-        score_sq=stats.score_sq,
-        calib=calibration_index(n_bins),
+        weight=compress(stats.weight),
+        score_sum=compress(stats.score_sum),
+        score_sq=compress(stats.score_sq),
+        calib=calibration_index(n_bins)[filled],
         probability=stats.edges is not None and stats.edges[0] == 0 and stats.edges[-1] == 1,
     )
     merged, reps = draw_replicates(stats, n_boot, rng) if n_boot > 0 else (None, None)

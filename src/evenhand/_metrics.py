@@ -147,15 +147,12 @@ def _mean_score(label: int | None) -> Callable[[Table], np.ndarray]:
 
 def _calibration_bins(t: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per calibration bin: weighted count, positives and score sum ``[..., group, m]``."""
-    shape = (*t.weight.shape[:-3], CALIBRATION_BINS)
-    out = []
-    for a in (t.weight.sum(axis=(-2, -3)), t.weight[..., 1, :, :].sum(axis=-2),
-              t.score_sum.sum(axis=(-2, -3))):
-        folded = np.zeros(shape)
-        for m in range(CALIBRATION_BINS):
-            folded[..., m] = a[..., t.calib == m].sum(axis=-1)
-        out.append(folded)
-    return out[0], out[1], out[2]
+    onehot = np.zeros((t.calib.size, CALIBRATION_BINS))
+    onehot[np.arange(t.calib.size), t.calib] = 1.0
+    n = t.weight.sum(axis=(-2, -3)) @ onehot
+    pos = t.weight[..., 1, :, :].sum(axis=-2) @ onehot
+    s = t.score_sum.sum(axis=(-2, -3)) @ onehot
+    return n, pos, s
 
 
 def _ece(t: Table) -> np.ndarray:

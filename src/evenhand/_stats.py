@@ -138,7 +138,7 @@ def _validation_pass(
         missing = nw.col(col).is_null()
         if schema[col].is_float():
             missing = missing | nw.col(col).is_nan()
-        exprs.append(missing.sum().alias(f"__miss{i}"))
+        exprs.append(missing.cast(nw.Int64).sum().alias(f"__miss{i}"))
     if score is not None:
         exprs += [nw.col(score).min().alias("__smin"), nw.col(score).max().alias("__smax")]
     if weight is not None:
