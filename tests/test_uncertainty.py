@@ -54,9 +54,11 @@ def test_chi2_equals_scipy_contingency():
 
 def test_zero_denominators_give_nan():
     low, high = wilson(np.array([0.0]), np.array([0.0]), Z)
-    assert np.isnan(low).all() and np.isnan(high).all()
+    assert np.isnan(low).all()
+    assert np.isnan(high).all()
     low, high = katz(0, 10, 0, 10, Z)
-    assert np.isnan(low) and np.isnan(high)
+    assert np.isnan(low)
+    assert np.isnan(high)
 
 
 # ------------------------------------------------------------------ coverage by simulation
