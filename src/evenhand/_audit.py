@@ -337,7 +337,12 @@ class Audit:
         return self._out(frame.select(*self.config["sensitive"],
                                       pl.exclude(self.config["sensitive"])))
 
-    def summary(self, tolerance: float | Mapping[str, float] | None = None) -> Any:
+    def summary(
+        self,
+        tolerance: float | Mapping[str, float] | None = None,
+        *,
+        include_small_groups: bool = False,
+    ) -> Any:
         """One row per grouping and named definition, with spread intervals and a p-value.
 
         ``between_groups_difference = max − min``, ``between_groups_ratio = min / max``;
@@ -345,10 +350,15 @@ class Audit:
         differences, 0.8 for ratios — the four-fifths rule); ``conclusive`` says whether the
         interval lies entirely on one side of it. ``tolerance`` may be a float (applied to
         difference-based definitions) or a dict of definition → tolerance.
+
+        Groups under the audit's ``min_group_size`` are left out of the spread by default
+        (a group of 4 would otherwise decide every headline) and listed in
+        ``excluded_groups``; ``include_small_groups=True`` keeps them, as fairlearn does.
         """
         if self.config["task"] != "binary":
             raise EvenhandError("summary() covers binary decisions; this audit is a regression.")
-        return self._out(summary_frame(self._levels, self.config["ci"], tolerance))
+        min_count = 0 if include_small_groups else self.config["min_group_size"]
+        return self._out(summary_frame(self._levels, self.config["ci"], tolerance, min_count))
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON-ready Python objects (schema ``evenhand.audit/1``)."""
@@ -373,7 +383,8 @@ class Audit:
                 self.config["ci_method"] == "wilson")),
         }
         if self.config["task"] == "binary":
-            out["summary"] = records(summary_frame(self._levels, self.config["ci"], None))
+            out["summary"] = records(summary_frame(self._levels, self.config["ci"], None,
+                                                   self.config["min_group_size"]))
         return out
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:

@@ -277,8 +277,11 @@ def _wald_stat(level: Level, m: int) -> tuple[float, int]:
     if level.boot is None:
         return float("nan"), 0
     values = level.value[m]
-    var = np.nanvar(np.where(np.isfinite(level.boot[:, m]), level.boot[:, m], np.nan), axis=0)
-    keep = np.isfinite(values) & (var > 0)
+    reps = np.where(np.isfinite(level.boot[:, m]), level.boot[:, m], np.nan)
+    finite = np.isfinite(reps).sum(axis=0)
+    mean = np.nansum(reps, axis=0) / np.maximum(finite, 1)
+    var = np.nansum((reps - mean) ** 2, axis=0) / np.maximum(finite - 1, 1)
+    keep = np.isfinite(values) & (var > 0) & (finite > 1)
     if keep.sum() < 2:
         return float("nan"), 0
     w = 1 / var[keep]
@@ -301,15 +304,29 @@ def _worst_best(level: Level, metrics: list[int], spreads: list[dict]) -> tuple[
 
 
 def summary_frame(
-    levels: list[Level], ci: float, tolerance: float | Mapping[str, float] | None
+    levels: list[Level],
+    ci: float,
+    tolerance: float | Mapping[str, float] | None,
+    min_count: int = 0,
 ) -> pl.DataFrame:
-    """One row per grouping and named definition; see :data:`DEFINITIONS`."""
+    """One row per grouping and named definition; see :data:`DEFINITIONS`.
+
+    Groups with fewer than ``min_count`` rows are left out of the spread (their estimates
+    are too noisy to rank) and named in ``excluded_groups``; when fewer than two groups
+    remain, every group is used.
+    """
     rows = []
     for level in levels:
+        keep = level.count >= min_count
+        used = level.subset(keep) if keep.sum() >= 2 else level
+        excluded = [label for label, k in zip(level.labels(), keep, strict=True) if not k]
+        if used is level:
+            excluded = []
         for d in DEFINITIONS:
             if not all(name in level.names for name in d.metrics):
                 continue
-            rows.append(_summary_row(level, d, ci, _tolerance(d, tolerance)))
+            row = _summary_row(used, d, ci, _tolerance(d, tolerance))
+            rows.append({**row, "excluded_groups": ", ".join(excluded)})
     return pl.DataFrame(rows, infer_schema_length=None)
 
 

@@ -57,6 +57,19 @@ class Level:
         """Row of metric ``name``."""
         return self.names.index(name)
 
+    def subset(self, keep: np.ndarray) -> Level:
+        """The same grouping restricted to the groups where ``keep`` is true."""
+        def cut(a: np.ndarray) -> np.ndarray:
+            return a[..., keep]
+
+        return Level(
+            by=self.by, attrs=self.attrs, keys=self.keys.filter(pl.Series(keep)),
+            count=self.count[keep], names=self.names, value=cut(self.value), low=cut(self.low),
+            high=cut(self.high), methods=self.methods, flags=cut(self.flags), num=cut(self.num),
+            den=cut(self.den), higher_is_better=self.higher_is_better,
+            boot=None if self.boot is None else cut(self.boot),
+        )
+
 
 def level_specs(sensitive: Sequence[str], intersect: bool) -> list[tuple[str, ...]]:
     """List the groupings to report: the intersection (if asked), then each column alone."""
