@@ -58,7 +58,7 @@ class Level:
         return self.names.index(name)
 
     def subset(self, keep: np.ndarray) -> Level:
-        """The same grouping restricted to the groups where ``keep`` is true."""
+        """Return the same grouping restricted to the groups where ``keep`` is true."""
         def cut(a: np.ndarray) -> np.ndarray:
             return a[..., keep]
 
