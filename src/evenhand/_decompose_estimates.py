@@ -1,0 +1,80 @@
+"""Labelled estimate vectors and their bootstrap replicates, shared by the decomposition methods.
+
+Each method returns one :class:`Estimates`: a flat vector of every reported quantity (group
+means, gap, component totals, per-factor and per-variable contributions), its bootstrap
+replicates (one row per replicate, so intervals of *sums* such as factor totals come from the
+replicates of the sums, never from adding intervals), and optionally delta-method standard
+errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Estimates", "Label", "interval", "stratified_indices"]
+
+
+@dataclass(frozen=True)
+class Label:
+    """What one entry of an estimate vector is.
+
+    ``kind`` is ``"mean"`` (a group mean; ``name`` is the group), ``"gap"``, ``"total"``
+    (a component total), ``"factor"`` (``name`` is the factor group) or ``"variable"``
+    (``name`` is the input column, ``level`` its category or ``None``).
+    """
+
+    component: str
+    kind: str
+    name: Any = None
+    factor: str | None = None
+    level: Any = None
+
+
+@dataclass
+class Estimates:
+    """Point estimates with optional bootstrap replicates and delta-method standard errors."""
+
+    labels: list[Label]
+    value: np.ndarray
+    boot: np.ndarray | None = None
+    delta_se: np.ndarray | None = None
+
+    def index(self, component: str, kind: str, name: Any = None) -> int:
+        """Position of the entry with this component, kind and name."""
+        for i, lab in enumerate(self.labels):
+            if lab.component == component and lab.kind == kind and lab.name == name:
+                return i
+        raise KeyError((component, kind, name))
+
+
+def interval(est: Estimates, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(se, ci_low, ci_high)`` for every entry.
+
+    Percentile bootstrap intervals and the replicates' standard deviation when replicates
+    exist; otherwise normal intervals ``value ± z·se`` from the delta-method standard errors;
+    otherwise ``nan``.
+    """
+    from scipy.stats import norm
+
+    k = est.value.shape[0]
+    if est.boot is not None and est.boot.shape[0] > 1:
+        alpha = (1.0 - level) / 2.0
+        lo, hi = np.quantile(est.boot, [alpha, 1.0 - alpha], axis=0)
+        return np.std(est.boot, axis=0, ddof=1), lo, hi
+    if est.delta_se is not None:
+        zq = norm.ppf(0.5 + level / 2.0)
+        return est.delta_se, est.value - zq * est.delta_se, est.value + zq * est.delta_se
+    nan = np.full(k, np.nan)
+    return nan, nan.copy(), nan.copy()
+
+
+def stratified_indices(in_b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Row indices of one bootstrap replicate, resampling each group with its size fixed."""
+    out = []
+    for flag in (False, True):
+        rows = np.flatnonzero(in_b == flag)
+        out.append(rows[rng.integers(0, rows.size, size=rows.size)])
+    return np.concatenate(out)
