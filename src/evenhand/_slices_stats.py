@@ -1,0 +1,189 @@
+"""What slice finding ranks by, its upper bounds for pruning, and per-slice statistics.
+
+Notation: ``n`` rows with non-negative losses ``e_i``, overall mean error
+``ē = Σ e_i / n``. A slice ``S`` has size ``|S|``, error sum ``se = Σ_{i∈S} e_i``,
+mean error ``ē_S = se / |S|`` and largest error ``sm = max_{i∈S} e_i``.
+
+* ``score`` (SliceLine, Sagadeeva & Boehm, SIGMOD 2021, eq. 1):
+  ``α (ē_S / ē − 1) − (1 − α) (n / |S| − 1)``.
+* ``lift``: ``ē_S / ē``.
+* ``significance``: ``−log p`` of a one-sided test that the slice's mean error exceeds
+  the mean error of the other rows (pooled two-proportion z-test for 0/1 losses,
+  Welch's t-test otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["Objective", "error_interval", "one_sided_pvalue"]
+
+RankBy = Literal["score", "lift", "significance"]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The ranking criterion of a search, with the totals it needs."""
+
+    rank_by: RankBy
+    alpha: float
+    n: int
+    total_error: float
+    total_square: float
+    min_support: int
+    binary: bool
+
+    @property
+    def mean_error(self) -> float:
+        """Overall mean error ``ē``."""
+        return self.total_error / self.n
+
+    @property
+    def floor(self) -> float:
+        """A slice is reported only if its value is strictly above this.
+
+        ``score > 0`` as in SliceLine; ``lift > 1``; ``p < 0.5`` (the slice errs more
+        than the rest) for significance.
+        """
+        return {"score": 0.0, "lift": 1.0, "significance": float(np.log(2.0))}[self.rank_by]
+
+    def lift(self, size: np.ndarray, error_sum: np.ndarray) -> np.ndarray:
+        """Return ``ē_S / ē``, as ``se · n / (|S| · Σ e)`` so the whole data gives exactly 1."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (error_sum * self.n) / (size * self.total_error)
+
+    def score(self, size: np.ndarray, error_sum: np.ndarray) -> np.ndarray:
+        """SliceLine score; ``-inf`` for empty slices."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = self.alpha * (self.lift(size, error_sum) - 1.0) - (1.0 - self.alpha) * (
+                self.n / size - 1.0
+            )
+        return np.where(size > 0, value, -np.inf)
+
+    def value(
+        self, size: np.ndarray, error_sum: np.ndarray, square_sum: np.ndarray | None
+    ) -> np.ndarray:
+        """Return the ranking value of slices given their sizes and error sums (and squares).
+
+        A slice holding every row is the whole model, not a subgroup: its value is the
+        floor, so it is never reported (rounding could otherwise lift it above).
+        """
+        if self.rank_by == "score":
+            value = self.score(size, error_sum)
+        elif self.rank_by == "lift":
+            value = np.where(size > 0, self.lift(size, error_sum), -np.inf)
+        else:
+            value = -one_sided_pvalue(self, size, error_sum, square_sum, log=True)
+        return np.where(size >= self.n, self.floor, value)
+
+    def upper_bound(
+        self, size_ub: np.ndarray, error_ub: np.ndarray, max_ub: np.ndarray
+    ) -> np.ndarray:
+        """Largest value any sub-slice can reach, given bounds from its parents.
+
+        A sub-slice of size ``s ≥ σ`` (``σ`` = ``min_support``) under parents of sizes,
+        error sums and largest errors ``ss``, ``se``, ``sm`` (each the minimum over the
+        parents) has ``s ≤ ss`` and an error sum at most ``min(se, s · sm)``. For the
+        score this maximum over ``s ∈ [σ, ss]`` is attained at ``σ``, ``ss`` or the kink
+        ``se / sm`` (clipped into the interval): the function increases up to the kink
+        and is monotone after it (SliceLine §3.3). For the lift it is
+        ``min(sm, se / σ) / ē``. Significance has no useful bound: ``+inf``.
+        """
+        if self.rank_by == "significance":
+            return np.full(size_ub.shape, np.inf)
+        sigma = float(self.min_support)
+        if self.rank_by == "lift":
+            return np.minimum(max_ub, error_ub / sigma) / self.mean_error
+        upper = np.maximum(size_ub, sigma)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kink = np.clip(np.where(max_ub > 0, error_ub / max_ub, sigma), sigma, upper)
+        best = np.full(size_ub.shape, -np.inf)
+        for s in (np.full(size_ub.shape, sigma), upper, kink):
+            best = np.maximum(best, self.score(s, np.minimum(error_ub, s * max_ub)))
+        return best
+
+
+def one_sided_pvalue(
+    objective: Objective,
+    size: np.ndarray,
+    error_sum: np.ndarray,
+    square_sum: np.ndarray | None,
+    *,
+    log: bool = False,
+) -> np.ndarray:
+    """P-value (or its log) of "the slice's mean error exceeds that of the other rows".
+
+    0/1 losses: pooled two-proportion z-test,
+    ``z = (p_S − p_R) / sqrt(p (1 − p) (1/|S| + 1/|R|))`` with ``R`` the other rows and
+    ``p`` the overall error rate. Other losses: Welch's t-test with Welch–Satterthwaite
+    degrees of freedom (``square_sum`` holds the slice's sums of squared losses).
+    A slice covering every row, or one where both sides have zero variance and equal
+    means, gets ``p = 1``; zero variance with a higher slice mean gets ``p = 0``.
+    """
+    size = np.asarray(size, dtype=float)
+    rest = objective.n - size
+    rest_error = objective.total_error - error_sum
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = error_sum / size - rest_error / rest
+        if objective.binary:
+            p = objective.mean_error
+            spread = np.sqrt(p * (1.0 - p) * (1.0 / size + 1.0 / rest))
+            statistic = diff / spread
+            result = stats.norm.logsf(statistic)
+        else:
+            assert square_sum is not None
+            rest_square = objective.total_square - square_sum
+            var_s = np.maximum(square_sum - error_sum**2 / size, 0.0) / (size - 1.0)
+            var_r = np.maximum(rest_square - rest_error**2 / rest, 0.0) / (rest - 1.0)
+            a, b = var_s / size, var_r / rest
+            statistic = diff / np.sqrt(a + b)
+            dof = (a + b) ** 2 / (a**2 / (size - 1.0) + b**2 / (rest - 1.0))
+            result = stats.t.logsf(statistic, dof)
+            result = np.where(a + b == 0, np.where(diff > 0, -np.inf, 0.0), result)
+    result = np.where((rest <= 0) | np.isnan(result), 0.0, result)
+    return result if log else np.exp(result)
+
+
+def error_interval(
+    losses: np.ndarray,
+    *,
+    binary: bool,
+    confidence: float,
+    method: Literal["auto", "bootstrap"],
+    rng: np.random.Generator,
+    n_boot: int,
+) -> tuple[float, float]:
+    """Interval for a slice's mean error.
+
+    ``method="auto"``: Wilson score interval for 0/1 losses,
+    ``p̂ + z²/2m ± z sqrt(p̂(1−p̂)/m + z²/4m²)`` over ``1 + z²/m``; Student-t interval
+    ``ē_S ± t_{m−1} s / sqrt(m)`` otherwise (``nan`` when ``m < 2``).
+    ``method="bootstrap"``: percentile interval of ``n_boot`` row resamples.
+    """
+    m = losses.size
+    if m == 0:
+        return (np.nan, np.nan)
+    tail = (1.0 - confidence) / 2.0
+    if method == "bootstrap":
+        means = np.empty(n_boot)
+        chunk = max(1, 2_000_000 // m)  # bounds the memory of one batch of resamples
+        for start in range(0, n_boot, chunk):
+            stop = min(n_boot, start + chunk)
+            draws = rng.integers(0, m, size=(stop - start, m))
+            means[start:stop] = losses[draws].mean(axis=1)
+        low, high = np.quantile(means, [tail, 1.0 - tail])
+        return (float(low), float(high))
+    mean = float(losses.mean())
+    if binary:
+        z = float(stats.norm.isf(tail))
+        centre = (mean + z * z / (2 * m)) / (1 + z * z / m)
+        half = z * np.sqrt(mean * (1 - mean) / m + z * z / (4 * m * m)) / (1 + z * z / m)
+        return (float(centre - half), float(centre + half))
+    if m < 2:
+        return (np.nan, np.nan)
+    half = float(stats.t.isf(tail, m - 1)) * float(losses.std(ddof=1)) / np.sqrt(m)
+    return (mean - half, mean + half)
