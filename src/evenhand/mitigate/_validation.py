@@ -1,0 +1,169 @@
+"""Input checks shared by the mitigation estimators.
+
+Sensitive features arrive as a keyword argument of ``fit``/``predict`` (1-D or 2-D
+array-like; several columns are combined into one group per distinct row).  They are
+encoded once into integer codes so every later computation is a ``bincount``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from evenhand._errors import EvenhandError
+
+__all__ = [
+    "MISSING_SENSITIVE",
+    "SINGLE_CLASS_GROUP",
+    "UNSEEN_GROUP",
+    "binary_target",
+    "check_sample_weight",
+    "encode_groups",
+    "group_codes",
+    "require_both_classes",
+]
+
+MISSING_SENSITIVE = (
+    "{owner}.{method} requires the keyword argument sensitive_features (one group label "
+    "per row); got None. Pass sensitive_features=..., or inside a Pipeline or "
+    "GridSearchCV call set_{method}_request(sensitive_features=True) on {owner} and "
+    "enable metadata routing with sklearn.set_config(enable_metadata_routing=True)."
+)
+UNSEEN_GROUP = (
+    "sensitive_features contains group {group!r}, which was not seen during fit (the "
+    "fitted groups are {known!r}). Refit with data containing that group, or map it to a "
+    "fitted group."
+)
+SINGLE_CLASS_GROUP = (
+    "Group {group!r} of sensitive_features has only label {label!r} in y ({count} rows); "
+    "{owner} with {what} needs both classes in every group. Merge the group with another, "
+    "drop it, or choose a constraint that does not condition on the label."
+)
+
+
+def _as_2d_labels(sensitive_features: Any) -> np.ndarray:
+    """Return the sensitive features as a 2-D object-free numpy array of row labels."""
+    if hasattr(sensitive_features, "to_numpy"):  # pandas / polars Series and DataFrames
+        values = sensitive_features.to_numpy()
+    else:
+        values = np.asarray(sensitive_features)
+    if values.ndim == 0:
+        raise EvenhandError(
+            f"sensitive_features must be one label per row (1-D) or one column per feature "
+            f"(2-D); got the scalar {sensitive_features!r}."
+        )
+    return values.reshape(len(values), -1)
+
+
+def _row_labels(values: np.ndarray) -> np.ndarray:
+    """Collapse each row of a 2-D label array into one hashable label."""
+    if values.shape[1] == 1:
+        column = values[:, 0]
+        return column.astype(str) if column.dtype == object else column
+    return np.array(["|".join(map(str, row)) for row in values.tolist()], dtype=object)
+
+
+def encode_groups(
+    sensitive_features: Any, n_rows: int, *, owner: str, method: str = "fit"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encode ``sensitive_features`` into ``(codes, labels)`` for training.
+
+    ``codes[i]`` indexes ``labels``; ``labels`` is sorted.
+    """
+    if sensitive_features is None:
+        raise EvenhandError(MISSING_SENSITIVE.format(owner=owner, method=method))
+    values = _as_2d_labels(sensitive_features)
+    if values.shape[0] != n_rows:
+        raise EvenhandError(
+            f"sensitive_features has {values.shape[0]} rows but X has {n_rows}; got "
+            f"sensitive_features of shape {values.shape}. Pass one group label per row of X."
+        )
+    labels, codes = np.unique(_row_labels(values), return_inverse=True)
+    return codes.astype(np.intp), labels
+
+
+def group_codes(
+    sensitive_features: Any, labels: np.ndarray, n_rows: int, *, owner: str, method: str
+) -> np.ndarray:
+    """Map ``sensitive_features`` at predict time onto the fitted ``labels``.
+
+    Raises :class:`EvenhandError` for a group unseen during ``fit``.
+    """
+    if sensitive_features is None:
+        raise EvenhandError(MISSING_SENSITIVE.format(owner=owner, method=method))
+    values = _as_2d_labels(sensitive_features)
+    if values.shape[0] != n_rows:
+        raise EvenhandError(
+            f"sensitive_features has {values.shape[0]} rows but X has {n_rows}; got "
+            f"sensitive_features of shape {values.shape}. Pass one group label per row of X."
+        )
+    rows = _row_labels(values)
+    try:
+        codes = np.searchsorted(labels, rows)
+    except TypeError:  # labels of another type than at fit, e.g. str vs int
+        codes = np.zeros(len(rows), dtype=np.intp)
+    codes = np.clip(codes, 0, len(labels) - 1)
+    unseen = labels[codes] != rows
+    if np.any(unseen):
+        group = rows[np.argmax(unseen)]
+        raise EvenhandError(UNSEEN_GROUP.format(group=_plain(group), known=labels.tolist()))
+    return codes.astype(np.intp)
+
+
+def _plain(value: Any) -> Any:
+    """Return a numpy scalar as the equivalent Python scalar (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def binary_target(y: Any, *, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(y01, classes)`` for a binary target; raise for anything else."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.ndim != 1:
+        raise EvenhandError(f"{owner} needs a 1-D target y; got an array of shape {y.shape}.")
+    classes, y01 = np.unique(y, return_inverse=True)
+    if len(classes) != 2:
+        raise EvenhandError(
+            f"{owner} supports binary classification only: y must have exactly two classes; "
+            f"got {len(classes)} class(es) {classes[:10].tolist()!r}."
+        )
+    return y01.astype(np.int8), classes
+
+
+def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray:
+    """Return float sample weights (ones when ``None``); they must be finite and ≥ 0."""
+    if sample_weight is None:
+        return np.ones(n_rows)
+    weight = np.asarray(sample_weight, dtype=float).ravel()
+    if weight.shape[0] != n_rows:
+        raise EvenhandError(
+            f"sample_weight has {weight.shape[0]} entries but X has {n_rows} rows. "
+            "Pass one weight per row."
+        )
+    if not np.all(np.isfinite(weight)) or np.any(weight < 0):
+        raise EvenhandError(
+            "sample_weight must be finite and non-negative; got a value of "
+            f"{weight[~np.isfinite(weight) | (weight < 0)][0]!r}."
+        )
+    return weight
+
+
+def require_both_classes(
+    codes: np.ndarray, labels: np.ndarray, y01: np.ndarray, classes: np.ndarray,
+    *, owner: str, what: str,
+) -> None:
+    """Raise if some group has only one class of ``y``."""
+    positives = np.bincount(codes, weights=y01, minlength=len(labels))
+    counts = np.bincount(codes, minlength=len(labels))
+    bad = np.flatnonzero((positives == 0) | (positives == counts))
+    if bad.size:
+        g = bad[0]
+        label = classes[1] if positives[g] == counts[g] else classes[0]
+        raise EvenhandError(
+            SINGLE_CLASS_GROUP.format(
+                group=_plain(labels[g]), label=_plain(label), count=int(counts[g]),
+                owner=owner, what=what,
+            )
+        )
