@@ -26,7 +26,7 @@ from evenhand._stats import BinaryStats
 
 __all__ = ["MAX_BOOT_BINS", "calibration_index", "coarse_table", "draw_replicates"]
 
-MAX_BOOT_BINS = 80  # 8 per calibration bin
+MAX_BOOT_BINS = 40  # 4 per calibration bin
 
 
 def calibration_index(n_bins: int) -> np.ndarray:
@@ -112,12 +112,13 @@ def draw_replicates(
     else:
         flat = rows.reshape(n_groups, -1)
         draws = np.empty((n_boot, *flat.shape))
+        draws[:] = 0.0
         for g in range(n_groups):
-            total = int(flat[g].sum())
+            filled = np.flatnonzero(flat[g])  # empty cells stay empty: draw only the others
+            total = flat[g, filled].sum()
             if total:
-                draws[:, g] = rng.multinomial(total, flat[g] / total, size=n_boot)
-            else:
-                draws[:, g] = 0.0
+                draws[:, g, filled] = rng.multinomial(int(total), flat[g, filled] / total,
+                                                      size=n_boot)
         draws = draws.reshape(n_boot, *rows.shape)
         per_unit = rows
     def per_row(a: np.ndarray | None) -> np.ndarray | None:

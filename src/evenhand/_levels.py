@@ -106,11 +106,21 @@ def _fold(a: np.ndarray | None, codes: np.ndarray, size: int, axis: int) -> np.n
     return np.moveaxis(np.tensordot(onehot, moved, axes=1), 0, axis)
 
 
+def _fold_groups(a: np.ndarray | None, codes: np.ndarray, size: int) -> np.ndarray | None:
+    """Sum groups (axis -4 of a ``[..., group, y, ŷ, bin]`` array) sharing a code, by matmul."""
+    if a is None or (size == codes.size and np.array_equal(codes, np.arange(size))):
+        return a
+    onehot = np.zeros((size, codes.size))
+    onehot[codes, np.arange(codes.size)] = 1.0
+    flat = a.reshape(*a.shape[:-4], codes.size, -1)
+    return (onehot @ flat).reshape(*a.shape[:-4], size, *a.shape[-3:])
+
+
 def _fold_table(t: Table, codes: np.ndarray, size: int) -> Table:
     return Table(
-        weight=_fold(t.weight, codes, size, -4),
-        score_sum=_fold(t.score_sum, codes, size, -4),
-        score_sq=_fold(t.score_sq, codes, size, -4),
+        weight=_fold_groups(t.weight, codes, size),
+        score_sum=_fold_groups(t.score_sum, codes, size),
+        score_sq=_fold_groups(t.score_sq, codes, size),
         calib=t.calib,
         probability=t.probability,
     )

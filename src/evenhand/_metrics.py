@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -69,10 +70,21 @@ class Table:
     calib: np.ndarray | None = None
     probability: bool = False
 
-    @property
+    @cached_property
     def cells(self) -> np.ndarray:
         """Weighted confusion counts ``[..., group, y_true, y_pred]``."""
         return self.weight.sum(axis=-1)
+
+    @cached_property
+    def calibration(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per calibration bin: weighted count, positives and score sum ``[..., group, m]``."""
+        onehot = np.zeros((self.calib.size, CALIBRATION_BINS))
+        onehot[np.arange(self.calib.size), self.calib] = 1.0
+        by_label = self.weight.sum(axis=-2)  # [..., group, y_true, bin]
+        n = by_label.sum(axis=-2) @ onehot
+        pos = by_label[..., 1, :] @ onehot
+        s = self.score_sum.sum(axis=(-2, -3)) @ onehot
+        return n, pos, s
 
 
 def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -145,24 +157,14 @@ def _mean_score(label: int | None) -> Callable[[Table], np.ndarray]:
     return compute
 
 
-def _calibration_bins(t: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per calibration bin: weighted count, positives and score sum ``[..., group, m]``."""
-    onehot = np.zeros((t.calib.size, CALIBRATION_BINS))
-    onehot[np.arange(t.calib.size), t.calib] = 1.0
-    n = t.weight.sum(axis=(-2, -3)) @ onehot
-    pos = t.weight[..., 1, :, :].sum(axis=-2) @ onehot
-    s = t.score_sum.sum(axis=(-2, -3)) @ onehot
-    return n, pos, s
-
-
 def _ece(t: Table) -> np.ndarray:
-    n, pos, s = _calibration_bins(t)
+    n, pos, s = t.calibration
     ece = _div(np.abs(pos - s).sum(axis=-1), n.sum(axis=-1))
     return ece if t.probability else np.full_like(ece, np.nan)
 
 
 def _calibration_gap(t: Table) -> np.ndarray:
-    n, pos, _ = _calibration_bins(t)
+    n, pos, _ = t.calibration
     pooled = _div(pos.sum(axis=-2, keepdims=True), n.sum(axis=-2, keepdims=True))
     rate = _div(pos, n)
     gap = np.where(n > 0, n * np.abs(rate - pooled), 0.0).sum(axis=-1)

@@ -258,21 +258,35 @@ def aggregate_binary(
     bins, edges = _bin_expression(y_score, info, n_bins)
     n_b = 1 if edges is None else len(edges) - 1
     key = (yt * 2 + yp) * n_b + bins
-    w = nw.col(weight).cast(nw.Float64) if weight is not None else nw.lit(1.0)
-    cols = [key.alias(_KEY), w.alias(_W), (w * w).alias("__w2")]
-    aggs = [nw.len().alias("__n"), nw.col(_W).sum(), nw.col("__w2").sum()]
+    cols, aggs = [key.alias(_KEY)], [nw.len().alias("__n")]
+    w = None
+    if weight is not None:
+        w = nw.col(weight).cast(nw.Float64)
+        cols += [w.alias(_W), (w * w).alias("__w2")]
+        aggs += [nw.col(_W).sum(), nw.col("__w2").sum()]
     if y_score is not None:
         s = nw.col(y_score).cast(nw.Float64)
-        cols += [(w * s).alias("__ws"), (w * s * s).alias("__ws2"), s.alias("__s")]
+        ws = s if w is None else w * s
+        cols += [ws.alias("__ws"), (ws * s).alias("__ws2"), s.alias("__s")]
         aggs += [
             nw.col("__ws").sum(),
             nw.col("__ws2").sum(),
             nw.col("__s").min().alias("__smin"),
             nw.col("__s").max().alias("__smax"),
         ]
-    grouped = frame.with_columns(*cols).group_by(*sensitive, _KEY, drop_null_keys=False)
+    grouped = _lazy(frame).with_columns(*cols).group_by(*sensitive, _KEY, drop_null_keys=False)
     table = _collect(grouped.agg(*aggs))
+    if weight is None:  # unit weights: the weight sums are the row counts
+        table = table.with_columns(pl.col("__n").cast(pl.Float64).alias(_W),
+                                   pl.col("__n").cast(pl.Float64).alias("__w2"))
     return _to_arrays(table, sensitive, n_b, edges, (y_true, check_yt), (y_pred, check_yp))
+
+
+def _lazy(frame: nw.DataFrame | nw.LazyFrame) -> nw.DataFrame | nw.LazyFrame:
+    """Let polars fuse the derived columns into the aggregation instead of materialising them."""
+    if isinstance(frame, nw.DataFrame) and frame.implementation.is_polars():
+        return frame.lazy()
+    return frame
 
 
 def _check_threshold(threshold: float | None, info: dict[str, Any], y_score: str | None) -> None:
@@ -385,7 +399,7 @@ def aggregate_regression(
     }
     cols = [expr.alias(f"__{name}") for name, expr in parts.items()]
     aggs = [nw.len().alias("__n"), *(nw.col(f"__{name}").sum() for name in parts)]
-    grouped = frame.with_columns(*cols).group_by(*sensitive, drop_null_keys=False)
+    grouped = _lazy(frame).with_columns(*cols).group_by(*sensitive, drop_null_keys=False)
     table = _collect(grouped.agg(*aggs))
     keys, codes = _encode_groups(table, sensitive)
     sums = {}
