@@ -189,11 +189,17 @@ def decompose(
     Examples
     --------
     >>> import evenhand as eh
+    >>> import polars as pl
     >>> cohort = eh.datasets.make_cardiac_cohort(4000, seed=0)
     >>> res = eh.decompose(cohort.frame, outcome="complication", group="group",
     ...                    factors=cohort.factors, n_boot=50, seed=1)
-    >>> round(res.explained + res.unexplained - res.gap, 12)
-    0.0
+    >>> abs(res.explained + res.unexplained - res.gap) < 1e-12
+    True
+    >>> explained = res.by_factor.filter(pl.col("component") == "explained")
+    >>> explained.select("factor", "contribution").to_dicts()[0]["factor"]
+    'biological'
+    >>> cohort.effects["biological"]  # the planted contribution it estimates
+    0.02
     """
     _check_options(method, kind, n_boot, confidence_level, seed)
     design = build_design(

@@ -155,7 +155,7 @@ def _check_variation(design: Design, outcome: str, group: str) -> None:
         y = design.y[rows]
         if y.size and np.all(y == y[0]):
             raise EvenhandError(
-                f"The outcome {outcome!r} is constant ({y[0]!r}) within group {name!r} of "
+                f"The outcome {outcome!r} is constant ({y[0].item()!r}) within group {name!r} of "
                 f"{group!r}; a decomposition needs outcome variation within each group. "
                 "Check the outcome and group columns."
             )
@@ -167,7 +167,7 @@ def _check_variation(design: Design, outcome: str, group: str) -> None:
                     label = f"{label}={design.levels[j]}"
                 raise EvenhandError(
                     f"Column {label!r} (factor group {design.factors[j]!r}) is constant "
-                    f"({z[0, j]!r}) within group {name!r}, so its effect in that group is not "
+                    f"({z[0, j].item()!r}) within group {name!r}, so its effect in that group is not "
                     "identified. Drop it or merge the groups' categories."
                 )
 
