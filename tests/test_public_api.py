@@ -1,0 +1,46 @@
+"""The public API is exactly ``__all__``, and every documented example runs."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import evenhand
+
+PUBLIC = {"EvenhandError", "__version__", "audit", "Audit", "data_bias", "find_slices",
+          "decompose", "Decomposition", "allocate", "Allocation", "bounds", "datasets",
+          "explain", "mitigate"}
+
+
+def test_all_is_exactly_the_public_api():
+    assert set(evenhand.__all__) == PUBLIC
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC - {"__version__"}))
+def test_every_public_name_resolves(name):
+    assert getattr(evenhand, name) is not None
+
+
+def test_unknown_attribute_raises():
+    with pytest.raises(AttributeError):
+        evenhand.nope  # noqa: B018
+
+
+def _modules():
+    for info in pkgutil.walk_packages(evenhand.__path__, "evenhand."):
+        if info.name.endswith("__main__"):
+            continue
+        yield info.name
+
+
+@pytest.mark.parametrize("module", sorted(_modules()))
+def test_docstring_examples_run(module):
+    mod = importlib.import_module(module)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    for test in finder.find(mod, module):
+        runner.run(test)
+    assert runner.failures == 0, f"{runner.failures} docstring example(s) failed in {module}"
