@@ -84,11 +84,15 @@ def _encode_categorical(name: str, series: pl.Series) -> EncodedFeature:
 
 
 def _encode_numeric(name: str, values: np.ndarray, n_bins: int) -> EncodedFeature:
-    """Quantile bins ``[e_i, e_{i+1})``, the last one closed; edges are observed values."""
+    """Quantile bins ``[e_i, e_{i+1})``, the last one closed; edges are observed values.
+
+    ``method="higher"`` makes each edge the first value at or above its quantile, so a
+    bin ``[e_i, e_{i+1})`` holds about ``n / n_bins`` rows when values are distinct.
+    """
     missing = np.isnan(values)
     finite = values[~missing]
     quantiles = np.linspace(0.0, 1.0, n_bins + 1)
-    edges = np.unique(np.quantile(finite, quantiles, method="inverted_cdf"))
+    edges = np.unique(np.quantile(finite, quantiles, method="higher"))
     codes = np.searchsorted(edges[1:-1], values, side="right").astype(np.int32)
     texts = _format_edges(edges)
     label_name = quote_name(name)
