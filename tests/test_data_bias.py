@@ -379,6 +379,12 @@ def test_binary_string_labels_need_positive_label():
         evenhand.data_bias(data, y_true="y", sensitive="g")
 
 
+def test_continuous_labels_are_refused():
+    data = pl.DataFrame({"g": ["a", "b"] * 1000, "y": np.linspace(0, 1, 2000)})
+    with pytest.raises(EvenhandError, match=r"has 2000 distinct values.*Bin a continuous"):
+        evenhand.data_bias(data, y_true="y", sensitive="g", positive_label=0.0)
+
+
 def test_empty_data_is_refused():
     data = pl.DataFrame({"g": [], "y": []}, schema={"g": pl.String, "y": pl.Int64})
     with pytest.raises(EvenhandError, match="The data has no rows"):
@@ -484,3 +490,14 @@ def test_cli_bad_input_exits_2_with_one_line(csv_file, capsys, args, message):
     assert code == 2
     assert message in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_local_mode_gives_identical_numbers(spark, random_frame):
+    reference = evenhand.data_bias(random_frame, y_true="y3", sensitive=["race", "sex"],
+                                   strata="stratum", positive_label=2)
+    sdf = spark.createDataFrame(random_frame.to_arrow())
+    out = evenhand.data_bias(sdf, y_true="y3", sensitive=["race", "sex"], strata="stratum",
+                             positive_label=2)
+    assert out.equals(reference)

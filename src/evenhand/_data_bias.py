@@ -24,6 +24,8 @@ __all__ = ["METRICS", "data_bias"]
 METRICS = ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS", "DDL", "CDDL")
 
 _N = "__evenhand_n"
+#: More distinct label values than this means a continuous label, which must be binned.
+MAX_LABELS = 1000
 
 
 def data_bias(
@@ -106,8 +108,9 @@ def data_bias(
     ------
     EvenhandError
         For a missing column, a column given in two roles, missing labels or strata,
-        missing sensitive values (unless ``dropna=False``), empty data, a
-        ``positive_label`` that never occurs, or a ``facet`` value absent from the data.
+        missing sensitive values (unless ``dropna=False``), empty data, more than 1,000
+        distinct labels (a continuous label), a ``positive_label`` that never occurs, or a
+        ``facet`` value absent from the data.
 
     Notes
     -----
@@ -162,6 +165,7 @@ def data_bias(
 
     table = _aggregate(frame, [*sens, *strata_cols, y_true])
     _check_table(table, y_true, sens, strata_cols, dropna)
+    _check_label_count(table, y_true)
     counts = _count_tensor(table, sens, strata_cols, y_true)
     positive = _positive_mask(counts.labels, positive_label, y_true, table.schema[y_true])
 
@@ -282,6 +286,16 @@ def _check_table(
         raise EvenhandError(
             f"Column {col!r} (given as {role}) has {count} missing (null or NaN) values out "
             f"of {total}. {fix}"
+        )
+
+
+def _check_label_count(table: pl.DataFrame, y_true: str) -> None:
+    n_labels = table.get_column(y_true).n_unique()
+    if n_labels > MAX_LABELS:
+        raise EvenhandError(
+            f"Column {y_true!r} (given as y_true) has {n_labels} distinct values; data_bias "
+            f"treats labels as categories (at most {MAX_LABELS}). Bin a continuous label "
+            "first, or pass a binary column such as (y >= threshold)."
         )
 
 
