@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from evenhand._errors import EvenhandError
+from evenhand._frame import group_codes
 from evenhand._levels import OVERALL, Level, _flags, _percentile
 
 __all__ = ["custom_levels"]
@@ -62,13 +63,7 @@ def custom_levels(
     w = table.get_column(weight).to_numpy() if weight else None
     out = []
     for attrs in [*specs, ()]:
-        if attrs:
-            keys = table.select(attrs).unique().sort(list(attrs), nulls_last=True)
-            codes = (table.select(attrs).with_row_index("__row")
-                     .join(keys.with_row_index("__code"), on=list(attrs), how="left",
-                           nulls_equal=True).sort("__row").get_column("__code").to_numpy())
-        else:
-            keys, codes = pl.DataFrame(), np.zeros(len(table), dtype=np.int64)
+        keys, codes = group_codes(table, attrs)
         out.append(_level(attrs, keys, codes, custom, yt, yp, w, ci, n_boot, rng,
                           min_group_size))
     return out[:-1], out[-1]

@@ -21,6 +21,7 @@ __all__ = [
     "as_column_list",
     "collect_numpy",
     "from_any",
+    "group_codes",
     "output_like",
     "require_columns",
 ]
@@ -112,3 +113,24 @@ def output_like(result: pl.DataFrame, data: Any) -> Any:
     if native_library(data) == "pandas":
         return result.to_pandas()
     return result
+
+
+def group_codes(table: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataFrame, np.ndarray]:
+    """Distinct rows of ``columns`` (sorted, nulls last) and each row's index into them.
+
+    The one place where group keys are encoded, so every module orders groups alike.
+    """
+    columns = list(columns)
+    if not columns:
+        return pl.DataFrame(), np.zeros(table.height, dtype=np.int64)
+    sub = table.select(columns)
+    keys = sub.unique().sort(columns, nulls_last=True)
+    codes = (
+        sub.with_row_index("__evenhand_row")
+        .join(keys.with_row_index("__evenhand_code"), on=columns, how="left", nulls_equal=True)
+        .sort("__evenhand_row")
+        .get_column("__evenhand_code")
+        .to_numpy()
+        .astype(np.int64)
+    )
+    return keys, codes

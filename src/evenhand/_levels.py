@@ -14,11 +14,13 @@ import polars as pl
 from scipy import stats as sps
 
 from evenhand._bootstrap import calibration_index, draw_replicates
+from evenhand._frame import group_codes
 from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS, Metric, Table
 from evenhand._stats import BinaryStats, RegressionStats
 from evenhand._uncertainty import normal_quantile, wilson
 
-__all__ = ["Level", "binary_levels", "level_specs", "regression_levels"]
+__all__ = ["Level", "binary_levels", "finish_level", "level_codes", "level_specs",
+           "regression_levels"]
 
 OVERALL = "overall"
 
@@ -79,19 +81,9 @@ def level_specs(sensitive: Sequence[str], intersect: bool) -> list[tuple[str, ..
     return specs + [(c,) for c in sensitive]
 
 
-def _codes(keys: pl.DataFrame, attrs: tuple[str, ...]) -> tuple[pl.DataFrame, np.ndarray]:
-    if not attrs:
-        return pl.DataFrame(), np.zeros(len(keys), dtype=np.int64)
-    sub = keys.select(attrs)
-    level_keys = sub.unique().sort(list(attrs), nulls_last=True)
-    codes = (
-        sub.with_row_index("__row")
-        .join(level_keys.with_row_index("__code"), on=list(attrs), how="left", nulls_equal=True)
-        .sort("__row")
-        .get_column("__code")
-        .to_numpy()
-    )
-    return level_keys, codes
+def level_codes(keys: pl.DataFrame, attrs: tuple[str, ...]) -> tuple[pl.DataFrame, np.ndarray]:
+    """Keys of the grouping ``attrs`` and the code of each finer group within it."""
+    return group_codes(keys, attrs)
 
 
 def _fold(a: np.ndarray | None, codes: np.ndarray, size: int, axis: int) -> np.ndarray | None:
@@ -192,7 +184,7 @@ def binary_levels(
     z = normal_quantile(ci)
     out = []
     for attrs in [*specs, ()]:
-        keys, codes = _codes(stats.keys, attrs)
+        keys, codes = level_codes(stats.keys, attrs)
         size = max(len(keys), 1)
         folded = [_fold_table(t, codes, size) if t is not None else None
                   for t in (fine, merged, reps)]
@@ -220,24 +212,54 @@ def _binary_level(
     if reps is not None:
         shift = np.array([m.compute(reps) - m.compute(merged) for m in metrics])
         boot = value[None] + np.moveaxis(shift, 0, 1)
-    low, high = _percentile(boot, ci) if boot is not None else (np.full_like(value, np.nan),) * 2
     num = np.full_like(value, np.nan)
     den = np.full_like(value, np.nan)
-    methods = []
     for i, m in enumerate(metrics):
         if m.rate is not None:
             num[i], den[i] = _rate_counts(m, fine.cells, cells_sq)
-        if m.rate is not None and ci_method == "wilson":
+    return finish_level(
+        attrs, keys, count, [m.name for m in metrics], value, boot, num, den,
+        ci=ci, ci_method=ci_method, min_group_size=min_group_size,
+        higher_is_better=[_direction(m, favorable) for m in metrics],
+        probability=fine.probability,
+    )
+
+
+def finish_level(
+    attrs: tuple[str, ...],
+    keys: pl.DataFrame,
+    count: np.ndarray,
+    names: list[str],
+    value: np.ndarray,
+    boot: np.ndarray | None,
+    num: np.ndarray,
+    den: np.ndarray,
+    *,
+    ci: float,
+    ci_method: str,
+    min_group_size: int,
+    higher_is_better: list[bool | None],
+    probability: bool = True,
+) -> Level:
+    """Attach intervals and flags to point estimates and replicates.
+
+    Rows with finite ``num``/``den`` are rates: Wilson intervals under ``ci_method="wilson"``;
+    every other row gets bootstrap percentiles (or none without replicates).
+    """
+    low, high = _percentile(boot, ci) if boot is not None else (np.full_like(value, np.nan),) * 2
+    z = normal_quantile(ci)
+    methods = []
+    for i in range(len(names)):
+        if ci_method == "wilson" and np.isfinite(den[i]).all():
             low[i], high[i] = wilson(num[i], den[i], z)
             methods.append("wilson")
         else:
             methods.append("bootstrap" if boot is not None else "none")
-    flags = _flags(value, count, min_group_size, [m.name for m in metrics], fine.probability)
     return Level(
         by=" & ".join(attrs) if attrs else OVERALL, attrs=attrs, keys=keys, count=count,
-        names=[m.name for m in metrics], value=value, low=low, high=high, methods=methods,
-        flags=flags, num=num, den=den,
-        higher_is_better=[_direction(m, favorable) for m in metrics], boot=boot,
+        names=names, value=value, low=low, high=high, methods=methods,
+        flags=_flags(value, count, min_group_size, names, probability), num=num, den=den,
+        higher_is_better=higher_is_better, boot=boot,
     )
 
 
@@ -267,7 +289,7 @@ def regression_levels(
     metrics = [REGRESSION_METRICS[n] for n in names]
     out = []
     for attrs in [*specs, ()]:
-        keys, codes = _codes(stats.keys, attrs)
+        keys, codes = level_codes(stats.keys, attrs)
         folded = stats.regroup(keys if attrs else pl.DataFrame({"_": [0]}), codes)
         s = folded.sums
         value = np.array([m.compute(s) for m in metrics])

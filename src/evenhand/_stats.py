@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from evenhand._errors import EvenhandError
+from evenhand._frame import group_codes
 
 __all__ = ["BinaryStats", "RegressionStats", "aggregate_binary", "aggregate_regression"]
 
@@ -199,21 +200,6 @@ def _indicator(
     return (nw.col(col) == pos_label).cast(nw.Int64), False
 
 
-def _encode_groups(
-    table: pl.DataFrame, sensitive: Sequence[str]
-) -> tuple[pl.DataFrame, np.ndarray]:
-    keys = table.select(sensitive).unique().sort(sensitive, nulls_last=True)
-    codes = (
-        table.select(sensitive)
-        .with_row_index("__row")
-        .join(keys.with_row_index("__code"), on=list(sensitive), how="left", nulls_equal=True)
-        .sort("__row")
-        .get_column("__code")
-        .to_numpy()
-    )
-    return keys, codes
-
-
 def _check_binary_keys(values: np.ndarray, col: str, role: str) -> None:
     bad = np.setdiff1d(np.unique(values), [0, 1])
     if bad.size:
@@ -335,7 +321,7 @@ def _to_arrays(
     for (col, check), values, role in ((y_true, yt, "y_true"), (y_pred, yp, "y_pred")):
         if check:
             _check_binary_keys(values, col, role)
-    keys, codes = _encode_groups(table, sensitive)
+    keys, codes = group_codes(table, sensitive)
     shape = (len(keys), 2, 2, n_b)
 
     def dense(column: str, dtype: type = float) -> np.ndarray:
@@ -401,7 +387,7 @@ def aggregate_regression(
     aggs = [nw.len().alias("__n"), *(nw.col(f"__{name}").sum() for name in parts)]
     grouped = _lazy(frame).with_columns(*cols).group_by(*sensitive, drop_null_keys=False)
     table = _collect(grouped.agg(*aggs))
-    keys, codes = _encode_groups(table, sensitive)
+    keys, codes = group_codes(table, sensitive)
     sums = {}
     for name in ["n", *parts]:
         out = np.zeros(len(keys), dtype=np.int64 if name == "n" else float)
