@@ -14,28 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import evenhand
+from engines import ENGINES, to_engine
 from evenhand import EvenhandError, _data_bias
 from evenhand.cli import main
-
-ENGINES = ["pandas", "polars", "polars_lazy", "pyarrow", "duckdb", "dict"]
-
-
-def as_engine(frame: pl.DataFrame, engine: str):
-    if engine == "pandas":
-        return frame.to_pandas()
-    if engine == "polars":
-        return frame
-    if engine == "polars_lazy":
-        return frame.lazy()
-    if engine == "pyarrow":
-        return frame.to_arrow()
-    if engine == "dict":
-        return {c: frame[c].to_numpy() for c in frame.columns}
-    if engine == "duckdb":
-        import duckdb
-
-        return duckdb.connect().from_arrow(frame.to_arrow())
-    raise ValueError(engine)
 
 
 def values(result, **key) -> dict[str, float]:
@@ -310,7 +291,7 @@ def test_every_engine_gives_identical_numbers(random_frame):
     reference = evenhand.data_bias(random_frame, y_true="y3", sensitive=["race", "sex"],
                                    strata="stratum", positive_label=2)
     for engine in ENGINES:
-        out = evenhand.data_bias(as_engine(random_frame, engine), y_true="y3",
+        out = evenhand.data_bias(to_engine(random_frame, engine), y_true="y3",
                                  sensitive=["race", "sex"], strata="stratum", positive_label=2)
         if engine == "pandas":
             assert isinstance(out, pd.DataFrame)
@@ -345,7 +326,7 @@ def test_missing_column_is_named():
 def test_nan_labels_are_refused(engine):
     data = pl.DataFrame({"g": ["a", "b", "a"], "y": [1.0, float("nan"), 0.0]})
     with pytest.raises(EvenhandError, match=r"Column 'y' \(given as y_true\) has 1 missing"):
-        evenhand.data_bias(as_engine(data, engine), y_true="y", sensitive="g")
+        evenhand.data_bias(to_engine(data, engine), y_true="y", sensitive="g")
 
 
 def test_null_labels_are_refused():
@@ -497,7 +478,6 @@ def test_cli_bad_input_exits_2_with_one_line(csv_file, capsys, args, message):
 def test_spark_local_mode_gives_identical_numbers(spark, random_frame):
     reference = evenhand.data_bias(random_frame, y_true="y3", sensitive=["race", "sex"],
                                    strata="stratum", positive_label=2)
-    sdf = spark.createDataFrame(random_frame.to_arrow())
-    out = evenhand.data_bias(sdf, y_true="y3", sensitive=["race", "sex"], strata="stratum",
-                             positive_label=2)
+    out = evenhand.data_bias(to_engine(random_frame, "spark", spark), y_true="y3",
+                             sensitive=["race", "sex"], strata="stratum", positive_label=2)
     assert out.equals(reference)

@@ -16,7 +16,13 @@ import numpy as np
 import polars as pl
 
 from evenhand._errors import EvenhandError
-from evenhand._frame import as_column_list, from_any, output_like, require_columns
+from evenhand._frame import (
+    as_column_list,
+    from_any,
+    group_codes,
+    output_like,
+    require_columns,
+)
 
 __all__ = ["METRICS", "data_bias"]
 
@@ -299,26 +305,10 @@ def _check_label_count(table: pl.DataFrame, y_true: str) -> None:
         )
 
 
-def _codes(frame: pl.DataFrame, cols: list[str]) -> tuple[pl.DataFrame, np.ndarray]:
-    """Sorted distinct key rows of ``cols`` and each row's index into them."""
-    if not cols:
-        return pl.DataFrame(), np.zeros(len(frame), dtype=np.int64)
-    sub = frame.select(cols)
-    keys = sub.unique().sort(cols, nulls_last=True)
-    codes = (
-        sub.with_row_index("__row")
-        .join(keys.with_row_index("__code"), on=cols, how="left", nulls_equal=True)
-        .sort("__row")
-        .get_column("__code")
-        .to_numpy()
-    )
-    return keys, codes.astype(np.int64)
-
-
 def _count_tensor(table: pl.DataFrame, sens: list[str], strata: list[str], y: str) -> _Counts:
-    keys, g = _codes(table, sens)
-    strata_keys, s = _codes(table, strata)
-    labels, lab = _codes(table, [y])
+    keys, g = group_codes(table, sens)
+    strata_keys, s = group_codes(table, strata)
+    labels, lab = group_codes(table, [y])
     shape = (len(keys), max(len(strata_keys), 1), len(labels))
     counts = np.zeros(shape, dtype=np.int64)
     np.add.at(counts, (g, s, lab), table.get_column(_N).to_numpy())
@@ -351,7 +341,7 @@ def _fold(counts: _Counts, attrs: tuple[str, ...]) -> tuple[pl.DataFrame, np.nda
     """Sum the intersection groups into the groups of ``attrs`` (a subset of columns)."""
     if list(attrs) == counts.keys.columns:
         return counts.keys, counts.counts
-    keys, codes = _codes(counts.keys, list(attrs))
+    keys, codes = group_codes(counts.keys, list(attrs))
     folded = np.zeros((len(keys), *counts.counts.shape[1:]), dtype=np.int64)
     np.add.at(folded, codes, counts.counts)
     return keys, folded
