@@ -18,12 +18,15 @@ from evenhand._errors import EvenhandError
 from evenhand._frame import as_column_list, from_any, native_library, require_columns
 from evenhand._levels import Level, binary_levels, level_specs, regression_levels
 from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS
+from evenhand._multiclass import multiclass_levels
+from evenhand._ranking import ranking_levels
 from evenhand._stats import BinaryStats, aggregate_binary, aggregate_regression
 
 __all__ = ["SCHEMA", "Audit", "audit"]
 
 SCHEMA = "evenhand.audit/1"
 CI_METHODS = ("wilson", "bootstrap")
+TASKS = ("auto", "binary", "regression", "multiclass", "ranking")
 
 
 def audit(
@@ -45,8 +48,9 @@ def audit(
     min_group_size: int = 30,
     dropna: bool = True,
     pos_label: Any = 1,
-    task: Literal["auto", "binary", "regression"] = "auto",
+    task: Literal["auto", "binary", "regression", "multiclass", "ranking"] = "auto",
     favorable: Literal["positive", "negative"] = "positive",
+    k: int | None = None,
 ) -> Audit:
     """Audit a model's decisions for fairness, per group, with confidence intervals.
 
@@ -98,12 +102,17 @@ def audit(
         Missing sensitive values are an error; ``False`` keeps them as their own group.
     pos_label : default 1
         Value of ``y_true`` / ``y_pred`` meaning the positive class.
-    task : {"auto", "binary", "regression"}
+    task : {"auto", "binary", "regression", "multiclass", "ranking"}
         ``"auto"`` chooses regression when ``y_true`` and ``y_pred`` are floats with values
-        other than 0 and 1 and no score is given.
+        other than 0 and 1 and no score is given, else binary. ``"multiclass"``: per-class
+        one-vs-rest rates and macro averages (see ``evenhand._multiclass``). ``"ranking"``:
+        exposure in the top ``k`` versus relevance ``y_true`` per group, ranked by ``y_score``
+        (see ``evenhand._ranking``).
     favorable : {"positive", "negative"}
         Whether being selected (ŷ = 1) benefits the person; decides which selection rate is
         "best" (e.g. ``"negative"`` for a high-risk flag).
+    k : int, optional
+        Length of the top of the ranking (``task="ranking"`` only).
 
     Returns
     -------
@@ -142,6 +151,8 @@ def audit(
     require_columns(frame, roles)
     if y_pred is None and y_score is None:
         raise EvenhandError("Pass y_pred (decisions or predictions) or y_score with threshold.")
+    if task == "ranking" and y_score is None:
+        raise EvenhandError("A ranking audit needs y_score (the ranking score) and k.")
     task = _resolve_task(frame, task, y_true, y_pred, y_score)
     builtin, custom = _split_metrics(metrics, task, has_score=y_score is not None)
     specs = level_specs(sens, intersect)
@@ -156,13 +167,23 @@ def audit(
             stats, names=builtin, specs=specs, ci=ci, ci_method=ci_method, n_boot=n_boot,
             rng=rng, min_group_size=min_group_size, favorable=favorable,
         )
-    else:
-        if y_pred is None:
-            raise EvenhandError("A regression audit needs y_pred (the predictions).")
+    elif task == "regression":
+        _require(y_pred, "A regression audit needs y_pred (the predictions).")
         rstats = aggregate_regression(frame, sensitive=sens, y_true=y_true, y_pred=y_pred,
                                       weight=weight, dropna=dropna)
         levels, overall = regression_levels(rstats, names=builtin, specs=specs, ci=ci,
                                             min_group_size=min_group_size)
+    elif task == "multiclass":
+        _require(y_pred, "A multiclass audit needs y_pred (the predicted classes).")
+        levels, overall = multiclass_levels(
+            frame, sensitive=sens, y_true=y_true, y_pred=y_pred, weight=weight, dropna=dropna,
+            specs=specs, ci=ci, ci_method=ci_method, n_boot=n_boot, rng=rng,
+            min_group_size=min_group_size)
+    else:
+        _require(y_score, "A ranking audit needs y_score (the ranking score) and k.")
+        levels, overall = ranking_levels(
+            frame, sensitive=sens, y_true=y_true, y_score=y_score, k=k, dropna=dropna,
+            specs=specs, ci=ci, min_group_size=min_group_size)
     if custom:
         extra, extra_overall = custom_levels(
             frame, custom, specs=specs, sensitive=sens, y_true=y_true,
@@ -175,10 +196,15 @@ def audit(
         "task": task, "y_true": y_true, "y_pred": y_pred, "y_score": y_score, "weight": weight,
         "threshold": threshold, "sensitive": sens, "ci": ci, "ci_method": ci_method,
         "n_boot": n_boot, "seed": seed, "min_group_size": min_group_size,
-        "pos_label": pos_label, "favorable": favorable, "reference": reference,
+        "pos_label": pos_label, "favorable": favorable, "reference": reference, "k": k,
     }
     return Audit(levels=levels, overall=overall, stats=stats, config=config,
                  library=native_library(data))
+
+
+def _require(value: Any, message: str) -> None:
+    if value is None:
+        raise EvenhandError(message)
 
 
 def _check_parameters(*, ci, ci_method, n_boot, favorable, task, min_group_size) -> None:
@@ -186,7 +212,7 @@ def _check_parameters(*, ci, ci_method, n_boot, favorable, task, min_group_size)
         raise EvenhandError(f"ci must be a confidence level strictly between 0 and 1; got {ci!r}.")
     for name, value, options in (("ci_method", ci_method, CI_METHODS),
                                  ("favorable", favorable, ("positive", "negative")),
-                                 ("task", task, ("auto", "binary", "regression"))):
+                                 ("task", task, TASKS)):
         if value not in options:
             raise EvenhandError(
                 f"The {name!r} parameter of audit must be one of {options}. Got {value!r} instead."
@@ -215,6 +241,13 @@ def _resolve_task(frame, task: str, y_true: str, y_pred: str | None, y_score: st
 def _split_metrics(metrics, task: str, has_score: bool) -> tuple[list[str], dict[str, Callable]]:
     registry = BINARY_METRICS if task == "binary" else REGRESSION_METRICS
     default = [n for n, m in registry.items() if has_score or not getattr(m, "needs_score", False)]
+    if task in ("multiclass", "ranking"):
+        if metrics is not None and not isinstance(metrics, Mapping):
+            raise EvenhandError(
+                f"A {task} audit reports its fixed set of metrics; pass metrics=None or a dict "
+                "of user metrics."
+            )
+        return [], dict(metrics or {})
     if metrics is None:
         return default, {}
     if isinstance(metrics, Mapping):
@@ -356,7 +389,10 @@ class Audit:
         ``excluded_groups``; ``include_small_groups=True`` keeps them, as fairlearn does.
         """
         if self.config["task"] != "binary":
-            raise EvenhandError("summary() covers binary decisions; this audit is a regression.")
+            raise EvenhandError(
+                f"summary() covers binary decisions; this audit is a {self.config['task']} task. "
+                "Use by_group, metrics and disparities() instead."
+            )
         min_count = 0 if include_small_groups else self.config["min_group_size"]
         return self._out(summary_frame(self._levels, self.config["ci"], tolerance, min_count))
 

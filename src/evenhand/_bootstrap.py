@@ -24,7 +24,13 @@ import numpy as np
 from evenhand._metrics import CALIBRATION_BINS, Table
 from evenhand._stats import BinaryStats
 
-__all__ = ["MAX_BOOT_BINS", "calibration_index", "coarse_table", "draw_replicates"]
+__all__ = [
+    "MAX_BOOT_BINS",
+    "calibration_index",
+    "coarse_table",
+    "draw_cells",
+    "draw_replicates",
+]
 
 MAX_BOOT_BINS = 40  # 4 per calibration bin
 
@@ -93,6 +99,38 @@ def _is_probability(stats: BinaryStats) -> bool:
     return stats.edges is not None and stats.edges[0] == 0.0 and stats.edges[-1] == 1.0
 
 
+def draw_cells(
+    rows: np.ndarray,
+    weight: np.ndarray,
+    weight_sq: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    *,
+    weighted: bool,
+) -> np.ndarray:
+    """Resample a count table ``[group, ...cells]`` ``n_boot`` times, groups separately.
+
+    Unweighted: a multinomial draw of each group's rows over its non-empty cells (exactly a
+    row bootstrap within groups). Weighted: a Gamma draw per cell with the mean ``Σw`` and
+    variance ``Σw²`` of a Poisson bootstrap. Returns ``[replicate, group, ...cells]``.
+    """
+    if weighted:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shape = np.where(weight_sq > 0, weight**2 / weight_sq, 1.0)
+            scale = np.where(weight > 0, weight_sq / weight, 0.0)
+        return rng.gamma(shape, scale, size=(n_boot, *weight.shape))
+    n_groups = rows.shape[0]
+    flat = rows.reshape(n_groups, -1)
+    draws = np.zeros((n_boot, *flat.shape))
+    for g in range(n_groups):
+        filled = np.flatnonzero(flat[g])  # empty cells stay empty: draw only the others
+        total = flat[g, filled].sum()
+        if total:
+            draws[:, g, filled] = rng.multinomial(round(total), flat[g, filled] / total,
+                                                  size=n_boot)
+    return draws.reshape(n_boot, *rows.shape)
+
+
 def draw_replicates(
     stats: BinaryStats, n_boot: int, rng: np.random.Generator
 ) -> tuple[Table, Table]:
@@ -102,25 +140,8 @@ def draw_replicates(
     table whose arrays have a leading replicate axis of length ``n_boot``.
     """
     merged, rows, weight, weight_sq = coarse_table(stats)
-    n_groups = rows.shape[0]
-    if stats.weighted:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shape = np.where(weight_sq > 0, weight**2 / weight_sq, 1.0)
-            scale = np.where(weight > 0, weight_sq / weight, 0.0)
-        draws = rng.gamma(shape, scale, size=(n_boot, *weight.shape))
-        per_unit = weight
-    else:
-        flat = rows.reshape(n_groups, -1)
-        draws = np.empty((n_boot, *flat.shape))
-        draws[:] = 0.0
-        for g in range(n_groups):
-            filled = np.flatnonzero(flat[g])  # empty cells stay empty: draw only the others
-            total = flat[g, filled].sum()
-            if total:
-                draws[:, g, filled] = rng.multinomial(int(total), flat[g, filled] / total,
-                                                      size=n_boot)
-        draws = draws.reshape(n_boot, *rows.shape)
-        per_unit = rows
+    draws = draw_cells(rows, weight, weight_sq, n_boot, rng, weighted=stats.weighted)
+    per_unit = weight if stats.weighted else rows
     def per_row(a: np.ndarray | None) -> np.ndarray | None:
         if a is None:
             return None

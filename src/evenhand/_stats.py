@@ -206,7 +206,7 @@ def _check_binary_keys(values: np.ndarray, col: str, role: str) -> None:
         raise EvenhandError(
             f"Column {col!r} (given as {role}) has values other than 0 and 1: "
             f"{bad[:5].tolist()}. Binary metrics need 0/1 (or boolean) labels; map the column, "
-            f"pass pos_label=..., or use task='regression'."
+            f"pass pos_label=..., or use task='multiclass' or task='regression'."
         )
 
 
