@@ -179,19 +179,19 @@ def data_bias(
         specs = [tuple(sens)] if len(sens) == 1 else [tuple(sens), *((c,) for c in sens)]
     else:
         specs = [tuple(c for c in sens if c in facet_map)]
+    total = counts.counts.sum(axis=0)
     frames = []
     for attrs in specs:
         keys, folded = _fold(counts, attrs)
         rows = np.arange(len(keys))
         if facet_map is not None:
             rows = np.array([_facet_row(keys, attrs, facet_map)])
-        result = _metrics(folded[rows], counts.counts.sum(axis=0), positive, bool(strata_cols))
+        result = _metrics(folded[rows], total, positive, with_cdd=bool(strata_cols))
         frames.append(_long_frame(keys[rows.tolist()], attrs, result))
+    # a column no grouping constrains (a marginal facet) is null, typed like the data
+    unconstrained = [c for c in sens if all(c not in attrs for attrs in specs)]
     out = pl.concat(frames, how="diagonal_relaxed").with_columns(
-        pl.lit(None, dtype=counts.keys.schema[c]).alias(c)
-        for c in sens
-        if c not in specs[0]
-        and all(c not in attrs for attrs in specs)
+        pl.lit(None, dtype=counts.keys.schema[c]).alias(c) for c in unconstrained
     )
     return output_like(out.select(*sens, pl.exclude(sens)), data)
 
