@@ -1,0 +1,37 @@
+"""Fairness you can bound: trusted input ranges, decisions that could flip, flip tests.
+
+Inputs are often uncertain — a prior count may be off by one, an age recorded late.
+:func:`certify` takes a range for each uncertain input and returns, per row, the lowest and
+highest score the model can give inside that range, which decisions could flip, and per
+group the exact interval of each fairness metric over every decision the unstable rows
+can take. :func:`flip_test` changes the sensitive attribute (and optionally its proxies)
+and counts the decisions that change.
+
+Examples
+--------
+COMPAS (ProPublica's two-year recidivism file, all 7,214 rows): a logistic regression on
+public features, with ``priors_count`` and ``age`` trusted to ±1.
+
+>>> import polars as pl
+>>> from sklearn.linear_model import LogisticRegression
+>>> from evenhand.bounds import certify
+>>> features = ["age", "priors_count", "juv_fel_count", "juv_misd_count", "juv_other_count"]
+>>> df = pl.read_csv(compas_csv).select(*features, "race", "two_year_recid")
+>>> model = LogisticRegression(max_iter=1000).fit(df.select(features).to_pandas(),
+...                                               df["two_year_recid"].to_numpy())
+>>> cert = certify(model, df, ranges={"priors_count": 1, "age": 1}, sensitive="race",
+...                y_true="two_year_recid", reference="Caucasian")
+>>> cert.n_flippable
+COMPAS_N_FLIPPABLE
+>>> low, high = cert.disparity("fpr", "African-American")
+>>> print(f"FPR difference, African-American - Caucasian: [{low:.4f}, {high:.4f}]")
+COMPAS_FPR_INTERVAL
+"""
+
+from __future__ import annotations
+
+from evenhand.bounds._certificate import Certificate
+from evenhand.bounds._certify import certify
+from evenhand.bounds._flip import flip_test
+
+__all__ = ["Certificate", "certify", "flip_test"]

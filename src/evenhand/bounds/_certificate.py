@@ -1,0 +1,160 @@
+"""The result of :func:`evenhand.bounds.certify`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from evenhand._frame import output_like
+
+__all__ = ["Certificate"]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-friendly scalars: non-finite floats become ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """Score bounds, flippable decisions and metric intervals under trusted input ranges.
+
+    Attributes
+    ----------
+    rows : DataFrame
+        One row per input row: ``row``, the sensitive column(s), ``y_true`` if given,
+        ``score``, ``decision``, ``score_low``, ``score_high`` (sound or exact),
+        ``score_low_inner``, ``score_high_inner`` (attained by a found point), ``gap``
+        (``(score_high − score_high_inner) + (score_low_inner − score_low)``, 0 when exact),
+        ``decision_stable`` (``True`` proven stable, ``False`` proven flippable, null
+        unresolved) and ``exact``.
+    metric_bounds : DataFrame
+        ``group``, ``metric``, ``value`` (at the recorded inputs), ``low``, ``high`` (contain
+        every attainable value; exact when ``exact``), ``low_inner``, ``high_inner``
+        (attained by proven flips).
+    disparity_bounds : DataFrame
+        ``metric``, ``kind`` (``difference``, ``ratio``, ``between_groups_difference``),
+        ``group``, ``reference``, ``value``, ``low``, ``high``, ``exact``.
+    flippable : DataFrame
+        The rows whose decision provably flips, with ``score``, ``new_score``, the
+        ``change`` as text and per ranged feature its recorded and ``new_`` value; every
+        change was verified by scoring the changed row with the model.
+    method : str
+        How the score bounds were found.
+    guaranteed : bool
+        ``False`` when bounds come from search alone (a flip may have been missed).
+    """
+
+    _rows: pl.DataFrame = field(repr=False)
+    _metric_bounds: pl.DataFrame = field(repr=False)
+    _disparity_bounds: pl.DataFrame = field(repr=False)
+    _flippable: pl.DataFrame = field(repr=False)
+    method: str
+    guaranteed: bool
+    threshold: float
+    ranges: dict[str, Any]
+    reference: str
+    _like: Any = field(repr=False, default=None)
+
+    @property
+    def rows(self) -> Any:
+        """Per-row bounds, in the input's library."""
+        return output_like(self._rows, self._like)
+
+    @property
+    def metric_bounds(self) -> Any:
+        """Per-group metric intervals, in the input's library."""
+        return output_like(self._metric_bounds, self._like)
+
+    @property
+    def disparity_bounds(self) -> Any:
+        """Between-group disparity intervals, in the input's library."""
+        return output_like(self._disparity_bounds, self._like)
+
+    @property
+    def flippable(self) -> Any:
+        """Rows whose decision can flip, with a verified change, in the input's library."""
+        return output_like(self._flippable, self._like)
+
+    @property
+    def n_flippable(self) -> int:
+        """Number of decisions proven to flip within the ranges."""
+        return int(self._flippable.height)
+
+    @property
+    def n_unresolved(self) -> int:
+        """Number of decisions neither proven stable nor proven to flip."""
+        return int(self._rows.get_column("decision_stable").null_count())
+
+    def disparity(self, metric: str, group: str, kind: str = "difference") -> tuple[float, float]:
+        """Return ``(low, high)`` of ``metric(group)`` against the reference group."""
+        hit = self._disparity_bounds.filter(
+            (pl.col("metric") == metric) & (pl.col("group") == group) & (pl.col("kind") == kind)
+        )
+        if hit.height != 1:
+            from evenhand._errors import EvenhandError
+
+            raise EvenhandError(
+                f"No {kind} of {metric!r} for group {group!r} against {self.reference!r}; "
+                f"got metric={metric!r}, group={group!r}. See disparity_bounds for the choices."
+            )
+        return float(hit.item(0, "low")), float(hit.item(0, "high"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable summary and all four tables as lists of records."""
+        def records(df: pl.DataFrame) -> list[dict[str, Any]]:
+            return [{k: _clean(v) for k, v in r.items()} for r in df.to_dicts()]
+
+        return {
+            "method": self.method,
+            "guaranteed": self.guaranteed,
+            "threshold": self.threshold,
+            "ranges": {k: (sorted(v, key=str) if isinstance(v, set | frozenset) else v)
+                       for k, v in self.ranges.items()},
+            "reference": self.reference,
+            "n_rows": self._rows.height,
+            "n_flippable": self.n_flippable,
+            "n_unresolved": self.n_unresolved,
+            "rows": records(self._rows),
+            "metric_bounds": records(self._metric_bounds),
+            "disparity_bounds": records(self._disparity_bounds),
+            "flippable": records(self._flippable),
+        }
+
+    def chart(self, metrics: list[str] | None = None) -> Any:
+        """Return an altair chart of each group's metric interval (rule) and value (point).
+
+        Needs the ``report`` extra (``pip install evenhand[report]``).
+        """
+        try:
+            import altair as alt
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "Certificate.chart needs altair: pip install 'evenhand[report]'"
+            ) from exc
+        table = self._metric_bounds
+        if metrics is not None:
+            table = table.filter(pl.col("metric").is_in(metrics))
+        values = [{k: _clean(v) for k, v in r.items()} for r in table.to_dicts()]
+        base = alt.Chart(alt.Data(values=values)).encode(y=alt.Y("group:N", title=None))
+        rule = base.mark_rule(strokeWidth=3).encode(
+            x=alt.X("low:Q", title="metric value"), x2="high:Q"
+        )
+        point = base.mark_point(filled=True, color="black").encode(
+            x="value:Q", tooltip=["group:N", "metric:N", "value:Q", "low:Q", "high:Q"]
+        )
+        return (rule + point).facet(row=alt.Row("metric:N", title=None)).properties(
+            title=f"Metric intervals under trusted input ranges ({self.method})"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Certificate(method={self.method!r}, rows={self._rows.height}, "
+            f"flippable={self.n_flippable}, unresolved={self.n_unresolved}, "
+            f"guaranteed={self.guaranteed})"
+        )

@@ -1,0 +1,331 @@
+"""Score bounds for decision trees and tree ensembles by box–leaf intersection.
+
+A tree sends ``x`` left at a node when ``x[f] <= threshold`` (scikit-learn compares in
+float32 for ``DecisionTree*``, ``RandomForest*``, ``ExtraTrees*`` and ``GradientBoosting*``,
+in float64 for ``HistGradientBoosting*``; a missing value follows the node's missing-value
+direction). A row's box reaches a leaf exactly when, for every feature, the row's domain
+meets the leaf's interval ``(low, high]``. The descent keeps both children whenever the
+domain has a value on each side of the threshold; for interval domains these per-split
+tests are exact, and for finite sets of values the reached leaves are re-checked against
+the leaf's full interval.
+
+- Single tree: the row's score range is exactly ``[min, max]`` of the reached leaves'
+  values, attained at a witness point inside the box and the leaf.
+- Ensemble ``raw = offset + scale · Σ_t tree_t(x)`` followed by an increasing link: summing
+  each tree's own minimum (maximum) gives a sound outer bound, generally not attained,
+  because different trees may reach their extremes at different points of the box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+
+from evenhand.bounds._model import Scorer
+from evenhand.bounds._ranges import Domain
+
+__all__ = ["TreeModel", "extract_trees", "tree_bounds"]
+
+_LINKS = {
+    "identity": lambda r: r,
+    "expit": expit,
+    "expit2": lambda r: expit(2.0 * r),
+    "exp": np.exp,
+}
+
+
+@dataclass(frozen=True)
+class FlatTree:
+    """One tree as flat arrays; ``feature < 0`` marks a leaf."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    missing_left: np.ndarray
+
+
+@dataclass(frozen=True)
+class TreeModel:
+    """A tree or a sum of trees: ``score = link(offset + scale · Σ_t value_t(x))``."""
+
+    trees: list[FlatTree]
+    scale: float
+    offset: float
+    link: str
+    float32: bool
+
+    @property
+    def single(self) -> bool:
+        """Whether the model is one tree (bounds are then exact)."""
+        return len(self.trees) == 1
+
+    def thresholds(self, feature: int) -> np.ndarray:
+        """Sorted distinct thresholds used on ``feature`` across all trees."""
+        parts = [t.threshold[t.feature == feature] for t in self.trees]
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0)
+
+    def up(self, t: np.ndarray) -> np.ndarray:
+        """Return the smallest input value the model sees as strictly above ``t``."""
+        t = np.asarray(t, dtype=float)
+        if not self.float32:
+            return np.nextafter(t, np.inf)
+        u = t.astype(np.float32)
+        u = np.where(u > t, u, np.nextafter(u, np.float32(np.inf)))
+        return u.astype(float)
+
+    def down(self, t: np.ndarray) -> np.ndarray:
+        """Return the largest input value the model sees as at most ``t``."""
+        t = np.asarray(t, dtype=float)
+        if not self.float32:
+            return t
+        u = t.astype(np.float32)
+        u = np.where(u <= t, u, np.nextafter(u, np.float32(-np.inf)))
+        return u.astype(float)
+
+    def seen(self, x: np.ndarray) -> np.ndarray:
+        """Return the value the model compares after its own input cast."""
+        x = np.asarray(x, dtype=float)
+        return x.astype(np.float32).astype(float) if self.float32 else x
+
+
+def _sk_tree(est: Any, classifier: bool) -> FlatTree:
+    t = est.tree_
+    value = t.value[:, 0, :]
+    if classifier:
+        total = value.sum(axis=1)
+        v = np.divide(value[:, 1], total, out=np.zeros_like(total), where=total > 0)
+    else:
+        v = value[:, 0]
+    missing = getattr(t, "missing_go_to_left", np.zeros(t.node_count, dtype=np.uint8))
+    feature = np.where(t.children_left < 0, -1, t.feature).astype(np.intp)
+    return FlatTree(
+        feature, t.threshold.astype(float), t.children_left.astype(np.intp),
+        t.children_right.astype(np.intp), v.astype(float), np.asarray(missing, dtype=bool),
+    )
+
+
+def _hgb_tree(predictor: Any) -> FlatTree:
+    nodes = predictor.nodes
+    feature = np.where(nodes["is_leaf"].astype(bool), -1, nodes["feature_idx"]).astype(np.intp)
+    return FlatTree(
+        feature, nodes["num_threshold"].astype(float), nodes["left"].astype(np.intp),
+        nodes["right"].astype(np.intp), nodes["value"].astype(float),
+        nodes["missing_go_to_left"].astype(bool),
+    )
+
+
+def _structure(model: Any) -> TreeModel | None:
+    name = type(model).__name__
+    classifier = hasattr(model, "predict_proba")
+    if name in {"DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier",
+                "ExtraTreeRegressor"}:
+        return TreeModel([_sk_tree(model, classifier)], 1.0, 0.0, "identity", True)
+    if name in {"RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
+                "ExtraTreesRegressor"}:
+        trees = [_sk_tree(e, classifier) for e in model.estimators_]
+        return TreeModel(trees, 1.0 / len(trees), 0.0, "identity", True)
+    if name in {"GradientBoostingClassifier", "GradientBoostingRegressor"}:
+        init = getattr(model, "init_", None)
+        if model.estimators_.shape[1] != 1 or not (
+            init == "zero" or type(init).__name__ in {"DummyClassifier", "DummyRegressor"}
+        ):
+            return None
+        trees = [_sk_tree(e, False) for e in model.estimators_[:, 0]]
+        link = {"exponential": "expit2"}.get(model.loss, "expit") if classifier else "identity"
+        return TreeModel(trees, float(model.learning_rate), 0.0, link, True)
+    if name in {"HistGradientBoostingClassifier", "HistGradientBoostingRegressor"}:
+        if getattr(model, "is_categorical_", None) is not None and np.any(model.is_categorical_):
+            return None
+        if any(len(p) != 1 for p in model._predictors):
+            return None
+        trees = [_hgb_tree(p[0]) for p in model._predictors]
+        offset = float(np.ravel(model._baseline_prediction)[0])
+        link = "expit" if classifier else ("exp" if model.loss in {"poisson", "gamma"}
+                                           else "identity")
+        return TreeModel(trees, 1.0, offset, link, False)
+    return None
+
+
+def _point_raw(tm: TreeModel, X: np.ndarray) -> np.ndarray:
+    total = np.zeros(X.shape[0])
+    for tree in tm.trees:
+        rows, leaves = _leaf_pairs(tree, X, X)
+        total[rows] += tree.value[leaves]
+    return total
+
+
+def extract_trees(model: Any, scorer: Scorer, X: np.ndarray) -> TreeModel | None:
+    """Read the model's trees; ``None`` if unsupported or if they do not reproduce its scores.
+
+    Offsets (e.g. the prior of gradient boosting) are measured on the first rows, and the
+    whole decomposition ``link(offset + scale Σ tree)`` is checked against the model's own
+    scores on up to 64 rows, so a change in scikit-learn internals cannot go unnoticed.
+    """
+    try:
+        tm = _structure(model)
+    except (AttributeError, KeyError, IndexError, ValueError):
+        return None
+    if tm is None or scorer.n == 0:
+        return None
+    rows = np.arange(min(scorer.n, 64))
+    Xs = np.where(np.isnan(X[rows]), np.nan, tm.seen(X[rows]))
+    summed = tm.scale * _point_raw(tm, Xs)
+    if tm.link != "identity" or type(model).__name__.startswith(("Gradient", "Hist")):
+        raw = scorer.raw(rows)
+        offset = float(np.median(raw - summed))
+        tm = TreeModel(tm.trees, tm.scale, offset, tm.link, tm.float32)
+    predicted = _LINKS[tm.link](tm.offset + summed)
+    if not np.allclose(predicted, scorer.score(rows), rtol=1e-9, atol=1e-9):
+        return None
+    return tm
+
+
+def _leaf_pairs(tree: FlatTree, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(row, leaf)`` pairs where the row's box may reach the leaf."""
+    rows = np.arange(lo.shape[0])
+    nodes = np.zeros(lo.shape[0], dtype=np.intp)
+    out_rows, out_leaves = [], []
+    while rows.size:
+        f = tree.feature[nodes]
+        leaf = f < 0
+        if leaf.any():
+            out_rows.append(rows[leaf])
+            out_leaves.append(nodes[leaf])
+            rows, nodes, f = rows[~leaf], nodes[~leaf], f[~leaf]
+        if not rows.size:
+            break
+        t = tree.threshold[nodes]
+        low, high = lo[rows, f], hi[rows, f]
+        nan = np.isnan(low)
+        miss_left = tree.missing_left[nodes]
+        go_left = np.where(nan, miss_left, low <= t)
+        go_right = np.where(nan, ~miss_left, high > t)
+        rows = np.concatenate([rows[go_left], rows[go_right]])
+        nodes = np.concatenate([tree.left[nodes[go_left]], tree.right[nodes[go_right]]])
+    if not out_rows:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    return np.concatenate(out_rows), np.concatenate(out_leaves)
+
+
+def _node_bounds(tree: FlatTree, features: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each node's interval ``(low, high]`` on the listed features, top-down."""
+    n_nodes, q = tree.feature.shape[0], len(features)
+    low = np.full((n_nodes, q), -np.inf)
+    high = np.full((n_nodes, q), np.inf)
+    column = np.full(max(int(tree.feature.max()) + 2, max(features, default=0) + 2), -1)
+    column[features] = np.arange(q)
+    frontier = np.array([0])
+    while frontier.size:
+        inner = frontier[tree.feature[frontier] >= 0]
+        if not inner.size:
+            break
+        left, right = tree.left[inner], tree.right[inner]
+        low[left], high[left] = low[inner], high[inner]
+        low[right], high[right] = low[inner], high[inner]
+        col = column[tree.feature[inner]]
+        on = col >= 0
+        thr = tree.threshold[inner[on]]
+        high[left[on], col[on]] = np.minimum(high[left[on], col[on]], thr)
+        low[right[on], col[on]] = np.maximum(low[right[on], col[on]], thr)
+        frontier = np.concatenate([left, right])
+    return low, high
+
+
+def _set_feasible(tm: TreeModel, dom: Domain, rows, low, high) -> np.ndarray:
+    """Whether the row's allowed set has a value the model sees inside ``(low, high]``."""
+    values = tm.seen(dom.values.astype(float))
+    start = np.searchsorted(values, low, side="right")
+    stop = np.searchsorted(values, high, side="right")
+    if dom.mask is None:
+        return stop > start
+    cum = np.concatenate([np.zeros((dom.mask.shape[0], 1), int), dom.mask.cumsum(axis=1)], 1)
+    return cum[rows, stop] > cum[rows, start]
+
+
+def _reached(tm, tree, lo, hi, set_domains: dict[int, Domain]):
+    rows, leaves = _leaf_pairs(tree, lo, hi)
+    if set_domains and rows.size:
+        feats = list(set_domains)
+        b_low, b_high = _node_bounds(tree, feats)
+        keep = np.ones(rows.shape[0], dtype=bool)
+        for j, f in enumerate(feats):
+            missing = np.isnan(lo[rows, f])
+            ok = _set_feasible(tm, set_domains[f], rows, b_low[leaves, j], b_high[leaves, j])
+            keep &= ok | missing
+        rows, leaves = rows[keep], leaves[keep]
+    return rows, leaves
+
+
+def _extreme_leaves(rows, values, n):
+    """Per row: index into ``rows`` of the smallest and of the largest value."""
+    order = np.lexsort((values, rows))
+    sorted_rows = rows[order]
+    first = np.r_[True, sorted_rows[1:] != sorted_rows[:-1]]
+    last = np.r_[sorted_rows[1:] != sorted_rows[:-1], True]
+    arg_min = np.empty(n, dtype=np.intp)
+    arg_max = np.empty(n, dtype=np.intp)
+    arg_min[sorted_rows[first]] = order[first]
+    arg_max[sorted_rows[last]] = order[last]
+    return arg_min, arg_max
+
+
+def _witness(tm: TreeModel, tree: FlatTree, leaves, domains, index):
+    """Return a point inside each row's box and the given leaf, nearest the recorded values."""
+    feats = [index[name] for name in domains]
+    b_low, b_high = _node_bounds(tree, feats)
+    point = {}
+    for j, (name, dom) in enumerate(domains.items()):
+        low, high = b_low[leaves, j], b_high[leaves, j]
+        x = dom.x
+        if dom.kind == "interval":
+            xs = tm.seen(x)
+            v = np.where(xs <= low, tm.up(low), np.where(xs > high, tm.down(high), x))
+            point[name] = np.where(np.isnan(xs), x, v)
+            continue
+        values = dom.values.astype(float)
+        seen = tm.seen(values)
+        inside = dom.allowed() & (seen[None, :] > low[:, None]) & (seen[None, :] <= high[:, None])
+        dist = np.where(inside, np.abs(values[None, :] - x.astype(float)[:, None]), np.inf)
+        pick = values[dist.argmin(axis=1)]
+        point[name] = np.where(inside.any(axis=1), pick, x)
+    return point
+
+
+def _boxes(tm: TreeModel, X: np.ndarray, domains: dict[str, Domain], index: dict[str, int]):
+    lo, hi = X.copy(), X.copy()
+    for name, dom in domains.items():
+        lo[:, index[name]], hi[:, index[name]] = dom.lo, dom.hi
+    return tm.seen(lo), tm.seen(hi)
+
+
+def tree_bounds(
+    tm: TreeModel, X: np.ndarray, domains: dict[str, Domain], index: dict[str, int]
+) -> dict[str, Any]:
+    """Per-row ``low``/``high`` score bounds: exact for one tree, sound outer otherwise.
+
+    ``X`` is the ``(n, p)`` float matrix of the model's features; ``index`` maps a feature
+    name to its column. For a single tree the result also holds the attaining points.
+    """
+    n = X.shape[0]
+    lo, hi = _boxes(tm, X, domains, index)
+    set_domains = {index[k]: d for k, d in domains.items() if d.kind == "set"}
+    raw_low, raw_high = np.zeros(n), np.zeros(n)
+    result: dict[str, Any] = {}
+    for tree in tm.trees:
+        rows, leaves = _reached(tm, tree, lo, hi, set_domains)
+        values = tree.value[leaves]
+        arg_min, arg_max = _extreme_leaves(rows, values, n)
+        raw_low += values[arg_min]
+        raw_high += values[arg_max]
+        if tm.single:
+            result["arg_low"] = _witness(tm, tree, leaves[arg_min], domains, index)
+            result["arg_high"] = _witness(tm, tree, leaves[arg_max], domains, index)
+    link = _LINKS[tm.link]
+    result["low"] = link(tm.offset + tm.scale * raw_low)
+    result["high"] = link(tm.offset + tm.scale * raw_high)
+    return result
