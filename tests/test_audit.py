@@ -51,6 +51,12 @@ def test_hand_computed_rates_and_disparities():
     assert summary["between_groups_ratio"] == pytest.approx(0.5)
     assert summary["satisfied"] is False
     assert summary["worst_group"] == "a"  # lower selection rate is worse when favorable
+    ci = result.metrics.filter((pl.col("metric") == "tpr") & (pl.col("g") == "a")).row(
+        0, named=True)
+    from statsmodels.stats.proportion import proportion_confint
+
+    assert (ci["ci_low"], ci["ci_high"]) == pytest.approx(
+        proportion_confint(1, 2, alpha=0.05, method="wilson"), abs=1e-12)
 
 
 def test_zero_division_is_nan_and_flagged():

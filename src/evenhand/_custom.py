@@ -84,7 +84,10 @@ def _level(attrs, keys, codes, custom, yt, yp, w, ci, n_boot, rng, min_group_siz
                 pick = idx[rng.integers(0, idx.size, idx.size)]
                 boot[b, m, g] = _evaluate(fn, name, yt[pick], yp[pick],
                                           None if w is None else w[pick])
-    low, high = _percentile(boot, ci) if boot is not None else (np.full_like(value, np.nan),) * 2
+    if boot is not None:
+        low, high = _percentile(boot, ci)
+    else:  # two distinct arrays: the rows are filled in separately below
+        low, high = np.full_like(value, np.nan), np.full_like(value, np.nan)
     nan = np.full_like(value, np.nan)
     return Level(
         by=" & ".join(attrs) if attrs else OVERALL, attrs=attrs, keys=keys, count=count,

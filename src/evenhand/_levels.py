@@ -19,7 +19,7 @@ from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS, Metric, Table
 from evenhand._stats import BinaryStats, RegressionStats
 from evenhand._uncertainty import normal_quantile, wilson
 
-__all__ = ["Level", "binary_levels", "finish_level", "level_codes", "level_specs",
+__all__ = ["Level", "binary_levels", "finish_level", "level_codes", "level_specs", "rate_counts",
            "regression_levels"]
 
 OVERALL = "overall"
@@ -138,7 +138,7 @@ def _percentile(boot: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]
     return out[0], out[1]
 
 
-def _rate_counts(
+def rate_counts(
     metric: Metric, cells: np.ndarray, cells_sq: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Effective numerator and denominator (Kish) of a rate metric, per group."""
@@ -216,7 +216,7 @@ def _binary_level(
     den = np.full_like(value, np.nan)
     for i, m in enumerate(metrics):
         if m.rate is not None:
-            num[i], den[i] = _rate_counts(m, fine.cells, cells_sq)
+            num[i], den[i] = rate_counts(m, fine.cells, cells_sq)
     return finish_level(
         attrs, keys, count, [m.name for m in metrics], value, boot, num, den,
         ci=ci, ci_method=ci_method, min_group_size=min_group_size,
@@ -246,7 +246,10 @@ def finish_level(
     Rows with finite ``num``/``den`` are rates: Wilson intervals under ``ci_method="wilson"``;
     every other row gets bootstrap percentiles (or none without replicates).
     """
-    low, high = _percentile(boot, ci) if boot is not None else (np.full_like(value, np.nan),) * 2
+    if boot is not None:
+        low, high = _percentile(boot, ci)
+    else:  # two distinct arrays: the rows are filled in separately below
+        low, high = np.full_like(value, np.nan), np.full_like(value, np.nan)
     z = normal_quantile(ci)
     methods = []
     for i in range(len(names)):

@@ -15,6 +15,7 @@ __all__ = ["print_audit", "register"]
 
 _GROUP_METRICS = ("selection_rate", "tpr", "fpr", "ppv")
 _REGRESSION_METRICS = ("mae", "rmse", "mean_residual")
+_RANKING_METRICS = ("top_k_rate", "exposure_share", "relevance_share", "exposure_to_relevance")
 _LABELS = {"selection_rate": "selected", "tpr": "TPR", "fpr": "FPR", "ppv": "PPV",
            "mae": "MAE", "rmse": "RMSE", "mean_residual": "mean resid."}
 
@@ -36,7 +37,10 @@ def print_audit(result: Any) -> None:
     if not isinstance(metrics, pl.DataFrame):
         metrics = pl.from_pandas(metrics)
     task = result.config["task"]
-    wanted = _GROUP_METRICS if task == "binary" else _REGRESSION_METRICS
+    wanted = {"binary": _GROUP_METRICS, "regression": _REGRESSION_METRICS,
+              "ranking": _RANKING_METRICS}.get(task)
+    if wanted is None:  # multiclass: the macro averages and accuracy
+        wanted = ("macro_tpr", "macro_ppv", "macro_f1", "accuracy")
     for by in metrics["by"].unique(maintain_order=True):
         part = metrics.filter((pl.col("by") == by) & pl.col("metric").is_in(wanted))
         attrs = by.split(" & ")
@@ -83,6 +87,9 @@ def _audit_command(
     seed: Annotated[int | None, typer.Option()] = 0,
     pos_label: Annotated[str | None, typer.Option("--pos-label")] = None,
     favorable: Annotated[str, typer.Option(help="positive or negative.")] = "positive",
+    task: Annotated[str, typer.Option(
+        help="auto, binary, regression, multiclass or ranking.")] = "auto",
+    k: Annotated[int | None, typer.Option("--k", help="Top-k length (ranking).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the audit JSON.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report.")] = None,
 ) -> None:
@@ -96,6 +103,7 @@ def _audit_command(
             sensitive=[c.strip() for c in sensitive.split(",") if c.strip()], weight=weight,
             reference=_parse_number(reference), ci_method=ci_method, n_boot=n_boot, seed=seed,
             pos_label=1 if pos_label is None else _parse_number(pos_label), favorable=favorable,
+            task=task, k=k,
         )
     print_audit(result)
     _write_outputs(result, json_out, html_out)
