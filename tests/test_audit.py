@@ -236,6 +236,8 @@ def test_auc_from_histograms_matches_sklearn_for_continuous_scores():
     result = evenhand.audit(df, y_true="y", y_score="score", threshold=0.5, sensitive="race",
                             weight="w", n_boot=0)
     assert not result.stats.exact_bins
+    auc_flags = result.metrics.filter(pl.col("metric") == "auc")["flag"]
+    assert all("binned" in f for f in auc_flags)
     for row in result.by_group.iter_rows(named=True):
         sub = df.filter(pl.col("race") == row["race"])
         expected = roc_auc_score(sub["y"], sub["score"], sample_weight=sub["w"])

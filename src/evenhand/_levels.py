@@ -192,7 +192,7 @@ def binary_levels(
         cells_sq = _fold(stats.weight_sq.sum(axis=-1), codes, size, 0)
         out.append(_binary_level(
             attrs, keys, count, folded, cells_sq, metrics, z, ci, ci_method, min_group_size,
-            favorable,
+            favorable, not stats.exact_bins,
         ))
     return out[:-1], out[-1]
 
@@ -204,7 +204,8 @@ def _direction(metric: Metric, favorable: str) -> bool | None:
 
 
 def _binary_level(
-    attrs, keys, count, tables, cells_sq, metrics, z, ci, ci_method, min_group_size, favorable
+    attrs, keys, count, tables, cells_sq, metrics, z, ci, ci_method, min_group_size, favorable,
+    binned,
 ) -> Level:
     fine, merged, reps = tables
     value = np.array([m.compute(fine) for m in metrics])
@@ -221,7 +222,7 @@ def _binary_level(
         attrs, keys, count, [m.name for m in metrics], value, boot, num, den,
         ci=ci, ci_method=ci_method, min_group_size=min_group_size,
         higher_is_better=[_direction(m, favorable) for m in metrics],
-        probability=fine.probability,
+        probability=fine.probability, binned=binned,
     )
 
 
@@ -240,6 +241,7 @@ def finish_level(
     min_group_size: int,
     higher_is_better: list[bool | None],
     probability: bool = True,
+    binned: bool = False,
 ) -> Level:
     """Attach intervals and flags to point estimates and replicates.
 
@@ -261,20 +263,28 @@ def finish_level(
     return Level(
         by=" & ".join(attrs) if attrs else OVERALL, attrs=attrs, keys=keys, count=count,
         names=names, value=value, low=low, high=high, methods=methods,
-        flags=_flags(value, count, min_group_size, names, probability), num=num, den=den,
+        flags=_flags(value, count, min_group_size, names, probability, binned), num=num,
+        den=den,
         higher_is_better=higher_is_better, boot=boot,
     )
 
 
-def _flags(value, count, min_group_size, names, probability=True) -> np.ndarray:
+def _flags(value, count, min_group_size, names, probability=True, binned=False) -> np.ndarray:
+    """Return the flags of each metric and group.
+
+    ``small_group``, ``zero_division``, ``score_not_probability`` (ECE of scores outside
+    [0, 1]) and ``binned`` (AUC from a histogram whose bins hold several distinct scores:
+    within 1e-3 of the exact value in our tests, not exact).
+    """
     flags = np.full(value.shape, "", dtype=object)
     small = count < min_group_size
     for i, name in enumerate(names):
         parts = np.where(small, "small_group", "")
         reason = "score_not_probability" if name == "ece" and not probability else "zero_division"
+        always = "binned" if binned and name == "auc" else ""
         nan = np.isnan(value[i])
         flags[i] = [
-            ";".join(p for p in (s, reason if n else "") if p)
+            ";".join(p for p in (s, reason if n else "", always) if p)
             for s, n in zip(parts, nan, strict=True)
         ]
     return flags
