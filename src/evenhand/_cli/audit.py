@@ -10,6 +10,7 @@ import typer
 
 from evenhand._cli._io import scan_table
 from evenhand._cli._tables import console, fmt, fmt_p, print_frame, with_ci
+from evenhand._cli.data_bias import print_data_bias
 
 __all__ = ["print_audit", "register"]
 
@@ -142,6 +143,9 @@ def _demo_command(
             compas, y_true="two_year_recid", y_pred="high_risk", y_score="decile_score",
             sensitive=["race", "sex"], reference="Caucasian", favorable="negative", seed=seed,
         )
+    bias = evenhand.data_bias(compas, y_true="two_year_recid", sensitive="race",
+                              facet="African-American")
+    print_data_bias(bias, "Label bias before any model (facet: African-American vs the rest)")
     print_audit(result)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_outputs(result, out_dir / "audit.json", out_dir / "report.html")
