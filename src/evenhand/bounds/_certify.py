@@ -217,7 +217,7 @@ def certify(
     >>> cert = certify(model, data, ranges={"x": 0.1}, sensitive="g", y_true="y",
     ...                features=["x"])
     >>> cert.n_flippable
-    16
+    15
     >>> cert.metric_bounds.filter(metric="fpr").select("group", "low", "high")
     shape: (2, 3)
     ┌───────┬──────────┬──────────┐
@@ -225,8 +225,8 @@ def certify(
     │ ---   ┆ ---      ┆ ---      │
     │ str   ┆ f64      ┆ f64      │
     ╞═══════╪══════════╪══════════╡
-    │ a     ┆ 0.1875   ┆ 0.302083 │
-    │ b     ┆ 0.263158 ┆ 0.389474 │
+    │ a     ┆ 0.204545 ┆ 0.295455 │
+    │ b     ┆ 0.24     ┆ 0.28     │
     └───────┴──────────┴──────────┘
     """
     _check_args(method, threshold, search_budget)

@@ -7,7 +7,8 @@ points; finite sets list their allowed values. The search starts from the record
 When the product of the list lengths is within the budget, every combination is scored;
 for a tree model whose lists cover every cell this is the exact range of the score over
 the box (the model is constant on each cell). Otherwise a seeded random sample of
-combinations seeds a coordinate search, which improves one feature at a time. Search results are inner bounds: attained, but not guaranteed extreme.
+combinations seeds a coordinate search, which improves one feature at a time. Search
+results are inner bounds: attained, but not guaranteed extreme.
 """
 
 from __future__ import annotations
