@@ -167,8 +167,8 @@ def _check_variation(design: Design, outcome: str, group: str) -> None:
                     label = f"{label}={design.levels[j]}"
                 raise EvenhandError(
                     f"Column {label!r} (factor group {design.factors[j]!r}) is constant "
-                    f"({z[0, j].item()!r}) within group {name!r}, so its effect in that group is not "
-                    "identified. Drop it or merge the groups' categories."
+                    f"({z[0, j].item()!r}) within group {name!r}, so its effect in that group "
+                    "is not identified. Drop it or merge the groups' categories."
                 )
 
 
