@@ -9,6 +9,8 @@ groups are also told apart by point shape, and pass/fail by text, never by colou
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -99,20 +101,31 @@ def records(frame: pl.DataFrame, digits: int = 4) -> list[dict[str, Any]]:
     return out
 
 
-def _data(frame: pl.DataFrame) -> Any:
-    return _alt().Data(values=records(frame))
+def _data(frame: pl.DataFrame, store: dict[str, list]) -> Any:
+    """Register ``frame`` in ``store`` and refer to it by name.
+
+    The values then live once, in the top-level ``datasets`` of the chart, instead of being
+    deep-copied by altair at every layer, encoding and facet (the slow part of building).
+    """
+    values = records(frame)
+    key = "d" + hashlib.sha1(json.dumps(values).encode()).hexdigest()[:16]
+    store[key] = values
+    return _alt().NamedData(name=key)
 
 
-def finish(chart: Any) -> Any:
-    """Apply the report's theme: palette, local fonts only, no view border."""
-    return (
-        chart.configure(font=FONT)
-        .configure_range(category=PALETTE)
-        .configure_view(stroke=None)
-        .configure_axis(labelFontSize=11, titleFontSize=12, labelLimit=260)
-        .configure_legend(labelFontSize=11, titleFontSize=12, labelLimit=260)
-        .configure_header(labelFontSize=12, titleFontSize=12, labelFontWeight="bold")
-    )
+def finish(chart: Any, store: dict[str, list] | None = None) -> Any:
+    """Apply the report's theme (palette, local fonts only) and attach the datasets."""
+    # One shallow copy with the whole config: each chart.configure_*() deep-copies the chart.
+    chart = chart.copy(deep=False)
+    chart.config = {
+        "font": FONT, "range": {"category": PALETTE}, "view": {"stroke": None},
+        "axis": {"labelFontSize": 11, "titleFontSize": 12, "labelLimit": 260},
+        "legend": {"labelFontSize": 11, "titleFontSize": 12, "labelLimit": 260},
+        "header": {"labelFontSize": 12, "titleFontSize": 12, "labelFontWeight": "bold"},
+    }
+    if store:
+        chart.datasets = dict(store)
+    return chart
 
 
 def reading_order(audit: Any) -> list[Level]:
@@ -158,7 +171,8 @@ RATE_METRICS = frozenset({"base_rate", "selection_rate", "tpr", "fpr", "fnr", "t
                           "f1", "auc", "ece", "calibration_gap"})
 
 
-def _rates_panel(frame: pl.DataFrame, order: list[str], rates: bool, mgs: int) -> Any:
+def _rates_panel(frame: pl.DataFrame, order: list[str], rates: bool, mgs: int,
+                 store: dict[str, list]) -> Any:
     """One grouping: a column of bars per metric."""
     alt = _alt()
     x = alt.X("value:Q", title=None,
@@ -176,7 +190,7 @@ def _rates_panel(frame: pl.DataFrame, order: list[str], rates: bool, mgs: int) -
     whiskers = base.mark_rule(color="#222222", strokeWidth=1.5).encode(
         x="ci_low:Q", x2="ci_high:Q", y=y)
     everyone = base.mark_rule(color="#222222", strokeDash=[4, 3]).encode(x="mean(everyone):Q")
-    layered = alt.layer(bars, whiskers, everyone, data=_data(frame)).properties(
+    layered = alt.layer(bars, whiskers, everyone, data=_data(frame, store)).properties(
         width=170, height=alt.Step(18))
     grouping = frame["grouping"][0]
     return layered.facet(
@@ -192,13 +206,14 @@ def rates_figure(audit: Any, levels: Sequence[Level] | None = None,
     One row of panels per grouping (intersection, then each column), one panel per metric.
     """
     alt = _alt()
+    store: dict[str, list] = {}
     levels = list(reading_order(audit) if levels is None else levels)
     metrics = [m for m in metrics if m in audit.levels[0].names]
     mgs = audit.config["min_group_size"]
     frame = _rates_frame(levels, metrics, audit._overall, mgs)
     order = [metric_label(m) for m in metrics]
     rates = all(m in RATE_METRICS for m in metrics)
-    panels = [_rates_panel(frame.filter(pl.col("grouping") == lv.by), order, rates, mgs)
+    panels = [_rates_panel(frame.filter(pl.col("grouping") == lv.by), order, rates, mgs, store)
               for lv in levels]
     chart = panels[0] if len(panels) == 1 else alt.VConcatChart(vconcat=panels)
     table = frame.select(
@@ -209,7 +224,7 @@ def rates_figure(audit: Any, levels: Sequence[Level] | None = None,
     ci = round(audit.config["ci"] * 100)
     title = "Rates by group" if rates else ", ".join(order) + " by group"
     return Figure(
-        name=name, title=title, chart=finish(chart), table=table,
+        name=name, title=title, chart=finish(chart, store), table=table,
         caption=(f"Bars: each group's value; whiskers: {ci}% confidence interval; dashed line: "
                  f"everyone together. Faded bars are groups of fewer than {mgs} people, "
                  "whose values are uncertain."),
@@ -226,6 +241,7 @@ def selection_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figur
     selected group: the four-fifths rule of the US EEOC's Uniform Guidelines.
     """
     alt = _alt()
+    store: dict[str, list] = {}
     levels = list(reading_order(audit) if levels is None else levels)
     mgs = audit.config["min_group_size"]
     frame = _rates_frame(levels, ["selection_rate"], audit._overall, mgs)
@@ -253,7 +269,7 @@ def selection_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figur
                  alt.Tooltip("band_low:Q", format=".3f", title="80% of highest"), "rule:N"])
     whiskers = base.mark_rule(color="#222222", strokeWidth=1.5).encode(
         x="ci_low:Q", x2="ci_high:Q", y=y)
-    layered = alt.layer(band, bars, whiskers, data=_data(frame)).properties(
+    layered = alt.layer(band, bars, whiskers, data=_data(frame, store)).properties(
         width=420, height=alt.Step(18))
     chart = layered.facet(
         row=alt.Row("grouping:N", title=None, sort=[lv.by for lv in levels],
@@ -270,7 +286,7 @@ def selection_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figur
                 "the rates of not being selected matters too (see the table).")
     return Figure(
         name="selection_rate", title="Selection rate and the four-fifths rule",
-        chart=finish(chart), table=table,
+        chart=finish(chart, store), table=table,
         caption=("Shaded band: from 80% of the highest group's selection rate to the highest. "
                  "Bars ending left of it fail the four-fifths rule; whiskers are confidence "
                  "intervals." + note),
@@ -283,6 +299,7 @@ def selection_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figur
 def sizes_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figure:
     """Draw the number of people per group, the ``min_group_size`` line, small groups flagged."""
     alt = _alt()
+    store: dict[str, list] = {}
     levels = list(reading_order(audit) if levels is None else levels)
     mgs = audit.config["min_group_size"]
     rows = []
@@ -302,7 +319,7 @@ def sizes_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figure:
     labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
         x="count:Q", y=y, text=alt.Text("count:Q", format=","))
     limit = base.mark_rule(color="#222222", strokeDash=[4, 3]).encode(x=alt.datum(mgs))
-    layered = alt.layer(bars, labels, limit, data=_data(frame)).properties(
+    layered = alt.layer(bars, labels, limit, data=_data(frame, store)).properties(
         width=420, height=alt.Step(18))
     chart = layered.facet(
         row=alt.Row("grouping:N", title=None, sort=[lv.by for lv in levels],
@@ -310,7 +327,7 @@ def sizes_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figure:
     ).resolve_scale(y="independent")
     table = frame.select(pl.col("grouping").alias("Grouping"), pl.col("group").alias("Group"),
                          pl.col("count").alias("People"), pl.col("size").alias("Size"))
-    return Figure(name="sizes", title="Group sizes", chart=finish(chart), table=table,
+    return Figure(name="sizes", title="Group sizes", chart=finish(chart, store), table=table,
                   caption=(f"Dashed line: {mgs} people (min_group_size). Rates of smaller "
                            "groups have wide intervals; do not read much into them."))
 
@@ -349,6 +366,7 @@ def tradeoff_figure(audit: Any, level: Level) -> Figure:
     ``p_g`` differ, meeting only where nobody is selected (FNR = 1, FPR = 0).
     """
     alt = _alt()
+    store: dict[str, list] = {}
     mgs = audit.config["min_group_size"]
     rows = tradeoff_rows(level, mgs).filter(~pl.col("small"))
     if rows.height > len(PALETTE):
@@ -361,11 +379,11 @@ def tradeoff_figure(audit: Any, level: Level) -> Figure:
         "fpr": np.concatenate([implied_fpr(p, ppv, fnr) for p in rows["base_rate"]]),
     }).filter(pl.col("fpr") <= 1)
     color = _color(level)
-    line = alt.Chart(_data(lines)).mark_line(strokeDash=[5, 3]).encode(
+    line = alt.Chart(_data(lines, store)).mark_line(strokeDash=[5, 3]).encode(
         x=alt.X("fnr:Q", title="False negative rate", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("fpr:Q", title="False positive rate", scale=alt.Scale(domain=[0, 1])),
         color=color)
-    points = alt.Chart(_data(rows)).mark_point(filled=True, size=90).encode(
+    points = alt.Chart(_data(rows, store)).mark_point(filled=True, size=90).encode(
         x="fnr:Q", y="fpr:Q", color=color, shape=alt.Shape("group:N", legend=None),
         tooltip=["group:N", alt.Tooltip("base_rate:Q", format=".3f"),
                  alt.Tooltip("ppv:Q", format=".3f"), alt.Tooltip("fpr:Q", format=".3f"),
@@ -380,7 +398,7 @@ def tradeoff_figure(audit: Any, level: Level) -> Figure:
     )
     return Figure(
         name=_param_name("tradeoffs", level.by), title=f"Error-rate trade-off ({level.by})",
-        chart=finish(chart), table=table,
+        chart=finish(chart, store), table=table,
         caption=(f"Points: each group's observed error rates. Dashed lines: the error rates a "
                  f"group could have if its PPV equalled everyone's ({ppv:.2f}), given its base "
                  "rate. Lines with different slopes cross only at FNR = 1, FPR = 0 (nobody "
@@ -426,12 +444,13 @@ def _kept_note(audit: Any, level: Level, hist: _curves.GroupedHistogram) -> str:
 def roc_figure(audit: Any, level: Level) -> Figure:
     """ROC curve per group (true vs false positive rate over every threshold)."""
     alt = _alt()
+    store: dict[str, list] = {}
     hist = _curves.grouped_histogram(audit.stats, level)
     frame = _curves.roc_table(hist)
-    diag = alt.Chart(_data(pl.DataFrame({"x": [0.0, 1.0]}))).mark_line(
+    diag = alt.Chart(_data(pl.DataFrame({"x": [0.0, 1.0]}), store)).mark_line(
         color=NEUTRAL, strokeDash=[3, 3]).encode(x="x:Q", y="x:Q")
     drawn = frame.filter(pl.col("group").is_in(_drawn(audit, level, hist)))
-    curve = alt.Chart(_data(drawn)).mark_line(strokeWidth=2).encode(
+    curve = alt.Chart(_data(drawn, store)).mark_line(strokeWidth=2).encode(
         x=alt.X("fpr:Q", title="False positive rate", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("tpr:Q", title="True positive rate", scale=alt.Scale(domain=[0, 1])),
         color=_color(level), strokeDash=alt.StrokeDash("group:N", legend=None),
@@ -449,7 +468,7 @@ def roc_figure(audit: Any, level: Level) -> Figure:
                          pl.col("fpr").alias("FPR"), pl.col("tpr").alias("TPR"))
     return Figure(
         name=_param_name("roc", level.by), title=f"ROC curves ({level.by})",
-        chart=finish(chart), table=table,
+        chart=finish(chart, store), table=table,
         caption=("Each point is one decision threshold. A curve further up-left separates "
                  "people with and without the outcome better; dotted: chance." + auc
                  + _kept_note(audit, level, hist)))
@@ -458,13 +477,15 @@ def roc_figure(audit: Any, level: Level) -> Figure:
 def calibration_figure(audit: Any, level: Level) -> Figure:
     """Observed outcome rate per score value (or tenth of the score range), per group."""
     alt = _alt()
+    store: dict[str, list] = {}
     hist = _curves.grouped_histogram(audit.stats, level)
     frame = _curves.calibration_table(hist, audit.config["ci"])
     probability = bool(hist.edges[0] == 0 and hist.edges[-1] == 1)
     x_title = "Score" if hist.discrete else "Score (centre of each tenth of the range)"
     color = _color(level)
     x = alt.X("score:Q", title=x_title, scale=alt.Scale(zero=False))
-    base = alt.Chart(_data(frame.filter(pl.col("group").is_in(_drawn(audit, level, hist)))))
+    drawn = frame.filter(pl.col("group").is_in(_drawn(audit, level, hist)))
+    base = alt.Chart(_data(drawn, store))
     line = base.mark_line(point=True).encode(
         x=x, y=alt.Y("positive_rate:Q", title="Observed outcome rate",
                       scale=alt.Scale(domain=[0, 1])),
@@ -474,7 +495,7 @@ def calibration_figure(audit: Any, level: Level) -> Figure:
     bars = base.mark_rule(opacity=0.6).encode(x=x, y="ci_low:Q", y2="ci_high:Q", color=color)
     layers = [bars, line]
     if probability:
-        diag = alt.Chart(_data(pl.DataFrame({"x": [0.0, 1.0]}))).mark_line(
+        diag = alt.Chart(_data(pl.DataFrame({"x": [0.0, 1.0]}), store)).mark_line(
             color=NEUTRAL, strokeDash=[3, 3]).encode(x="x:Q", y="x:Q")
         layers.insert(0, diag)
     chart = alt.layer(*layers).properties(width=340, height=300)
@@ -486,7 +507,7 @@ def calibration_figure(audit: Any, level: Level) -> Figure:
             "The score is not a probability, so there is no diagonal to meet; ")
     return Figure(
         name=_param_name("calibration", level.by), title=f"Calibration ({level.by})",
-        chart=finish(chart), table=table,
+        chart=finish(chart, store), table=table,
         caption=(what + "a score means the same for every group when the curves coincide. "
                  "Vertical bars: confidence intervals." + _kept_note(audit, level, hist)))
 
@@ -506,6 +527,7 @@ def threshold_figure(audit: Any, level: Level) -> Figure:
     ``score ≥ threshold``. Computed from the per-group score histograms only.
     """
     alt = _alt()
+    store: dict[str, list] = {}
     hist = _curves.grouped_histogram(audit.stats, level)
     frame = _curves.threshold_table(hist)
     thresholds = np.unique(frame["threshold"].to_numpy())
@@ -527,7 +549,7 @@ def threshold_figure(audit: Any, level: Level) -> Figure:
                          variable_name="rate", value_name="value").with_columns(
         pl.col("rate").replace_strict(rates).alias("rate_label"))
     shown = set(_drawn(audit, level, hist))
-    base = alt.Chart(_data(long.filter(pl.col("group").is_in(shown))))
+    base = alt.Chart(_data(long.filter(pl.col("group").is_in(shown)), store))
     col = alt.Column("rate_label:N", title=None, sort=list(rates.values()))
     lines = base.mark_line(interpolate="step-after" if hist.discrete else "linear").encode(
         x=alt.X("threshold:Q", title="Threshold (score ≥)", scale=alt.Scale(zero=False)),
@@ -552,7 +574,7 @@ def threshold_figure(audit: Any, level: Level) -> Figure:
                          pl.col("tpr").alias("TPR"), pl.col("fpr").alias("FPR"))
     return Figure(
         name=_param_name("thresholds", level.by), title=f"Threshold explorer ({level.by})",
-        chart=finish(chart), table=table,
+        chart=finish(chart, store), table=table,
         caption=("Move the slider to see each group's rates if people with a score at or "
                  "above the threshold were selected. Computed from per-group score "
                  "histograms." + _kept_note(audit, level, hist)))
@@ -616,9 +638,12 @@ def _combine(charts: list[Any]) -> Any:
     if len(charts) == 1:
         return charts[0]
     alt = _alt()
+    store: dict[str, list] = {}
     stripped = []
-    for c in charts:  # configs live at the top level of a concatenation
+    for c in charts:  # configs and datasets live at the top level of a concatenation
         c = c.copy(deep=False)
+        store.update(c.datasets if c.datasets is not alt.Undefined else {})
         c.config = alt.Undefined
+        c.datasets = alt.Undefined
         stripped.append(c)
-    return finish(alt.vconcat(*stripped).resolve_scale(color="independent"))
+    return finish(alt.VConcatChart(vconcat=stripped).resolve_scale(color="independent"), store)

@@ -183,9 +183,12 @@ def _check_data(spec: Any, title: str) -> None:
                     f"The chart of section {title!r} loads data from a URL "
                     f"({node['url']!r}); a report must be self-contained. Pass the data "
                     "inline (aggregated).")
-            values = node.get("values")
-            if isinstance(values, list):
-                cells += sum(len(v) if isinstance(v, dict) else 1 for v in values)
+            tables = [node.get("values")]
+            if isinstance(node.get("datasets"), dict):  # altair's named inline data
+                tables += list(node["datasets"].values())
+            for values in tables:
+                if isinstance(values, list):
+                    cells += sum(len(v) if isinstance(v, dict) else 1 for v in values)
             stack.extend(v for v in node.values() if isinstance(v, dict | list))
         elif isinstance(node, list):
             stack.extend(v for v in node if isinstance(v, dict | list))
@@ -195,12 +198,18 @@ def _check_data(spec: Any, title: str) -> None:
             f"aggregates only (at most {MAX_INLINE_VALUES:,}). Aggregate the data first.")
 
 
-def chart_json(chart: Any, title: str = "chart") -> str:
-    """Return the chart's Vega-Lite specification as compact JSON, safe inside ``<script>``."""
-    spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
+def chart_json(chart: Any, title: str = "chart", validate: bool = True) -> str:
+    """Return the chart's Vega-Lite specification as compact JSON, safe inside ``<script>``.
+
+    ``validate=False`` skips altair's JSON-schema validation (for evenhand's own charts,
+    whose specifications the test suite compiles; it is most of the time spent here).
+    """
+    spec = chart.to_dict(validate=validate) if hasattr(chart, "to_dict") else dict(chart)
     spec = _clean(spec)
     _check_data(spec, title)
-    return _script_safe(json.dumps(spec, separators=(",", ":"), allow_nan=False))
+    text = json.dumps(spec, separators=(",", ":"), allow_nan=False)
+    # "<" only occurs inside JSON strings, where \u003c means the same: no tag can start.
+    return text.replace("<", "\\u003c")
 
 
 # ---------------------------------------------------------------- page model
@@ -238,7 +247,7 @@ def _slug(text: str, taken: set[str]) -> str:
 
 def _fig(figure: Figure, taken: set[str]) -> _Fig:
     return _Fig(id=_slug(figure.name, taken), title=figure.title, caption=figure.caption,
-                spec=chart_json(figure.chart, figure.title),
+                spec=chart_json(figure.chart, figure.title, validate=False),
                 table=table_html(figure.table, caption=figure.title))
 
 
