@@ -11,7 +11,9 @@ import pytest
 COMPAS_FEATURES = ["age", "priors_count", "juv_fel_count", "juv_misd_count", "juv_other_count"]
 
 
-def synthetic(n: int, seed: int = 0, n_groups: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synthetic(
+    n: int, seed: int = 0, n_groups: int = 2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features shifted by group, label depending on features and group: a real disparity."""
     rng = np.random.default_rng(seed)
     probs = np.array([0.6, 0.4]) if n_groups == 2 else np.full(n_groups, 1 / n_groups)

@@ -171,7 +171,7 @@ def test_group_with_a_single_class(make_synthetic):
 
 def test_missing_sensitive_features(make_synthetic):
     X, y, a = make_synthetic(500)
-    with pytest.raises(EvenhandError, match=r"ThresholdOptimizer.fit requires .*sensitive_features"):
+    with pytest.raises(EvenhandError, match=r"ThresholdOptimizer.fit requires .*sensitive"):
         ThresholdOptimizer(LogisticRegression()).fit(X, y)
     post = ThresholdOptimizer(LogisticRegression()).fit(X, y, sensitive_features=a)
     with pytest.raises(EvenhandError, match=r"set_predict_request\(sensitive_features=True\)"):

@@ -210,6 +210,11 @@ class _ParityState:
         total = size.sum()
         return target, (len(a) * size / total if total > 0 else np.ones(len(a)))
 
+    def project(self, lam: np.ndarray) -> np.ndarray:
+        """Cancel opposite multipliers of a +/- pair (same Lagrangian term, smaller bound)."""
+        mu = lam[: self.n_cells] - lam[self.n_cells :]
+        return np.concatenate((np.maximum(mu, 0), np.maximum(-mu, 0)))
+
     def basis_dimension(self) -> int:
         """Free signed multipliers for grid search: one per cell except each event's last."""
         return self.n_events * (self.n_groups - 1)
@@ -313,6 +318,10 @@ class _LossState:
         """Target ``y`` and the Lagrangian row weights."""
         w = self.weight * (1 / self.total_weight + lam[self.codes] / self.group_weight[self.codes])
         return self.y, len(w) * w / w.sum()
+
+    def project(self, lam: np.ndarray) -> np.ndarray:
+        """One-sided constraints: nothing to cancel."""
+        return lam
 
     def basis_dimension(self) -> int:
         """One non-negative multiplier per group."""

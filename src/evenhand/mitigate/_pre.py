@@ -36,7 +36,8 @@ class Reweighing(ClassifierMixin, BaseEstimator):
     .. math:: w(g, c) = \frac{W_g \, W_c}{W \, W_{g,c}},
 
     where :math:`W_\cdot` are (sample-weighted) counts: under the new weights the label
-    distribution is the same in every group while group and label totals are unchanged.
+    distribution is the same in every group while group and label totals are unchanged
+    (a group with a single label cannot be balanced: its rows get :math:`W_c / W`).
     The returned weights multiply any incoming ``sample_weight``. A (group, label) cell
     with no rows never needs a weight, so no division by zero can occur on training data.
 
@@ -133,7 +134,7 @@ class Reweighing(ClassifierMixin, BaseEstimator):
         unknown = ~np.isin(y, self.classes_)
         if unknown.any():
             raise EvenhandError(
-                f"y contains the label {y[unknown][0]!r}, which is not one of the fitted "
+                f"y contains the label {y[unknown][0].item()!r}, which is not one of the fitted "
                 f"classes {self.classes_.tolist()!r}."
             )
         codes = group_codes(sensitive_features, self.groups_, len(y), owner="Reweighing",

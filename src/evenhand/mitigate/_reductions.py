@@ -209,7 +209,7 @@ class _Lagrangian:
         error = float(self.errors[: len(q)] @ q)
         slack = self.gammas[:, : len(q)] @ q - self.state.bound
         L_high = error + self.B * max(float(slack.max()), 0.0)
-        return error + float(lam @ slack), L_high, error
+        return error + float(self.state.project(lam) @ slack), L_high, error
 
     def gap(self, q: np.ndarray, lam: np.ndarray, nu: float) -> float:
         """Duality gap ``max(L - L_low, L_high - L)`` with the oracle for ``L_low``."""
@@ -236,7 +236,7 @@ class _Lagrangian:
         q = np.clip(res.x[:-1], 0, None)
         lam = np.clip(-res.ineqlin.marginals, 0, None)
         result = (q, lam, self.gap(q, lam, nu))
-        self._lp_cache = (len(self.models), result)
+        self._lp_cache = (n_h, result)  # the gap step may add models: then re-solve
         return result
 
 
