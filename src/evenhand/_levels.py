@@ -19,7 +19,8 @@ from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS, Metric, Table
 from evenhand._stats import BinaryStats, RegressionStats
 from evenhand._uncertainty import normal_quantile, wilson
 
-__all__ = ["Level", "binary_levels", "finish_level", "level_codes", "level_specs", "rate_counts",
+__all__ = ["Level", "binary_levels", "finish_level", "level_codes", "level_specs", "onehot_matrix",
+           "rate_counts",
            "regression_levels"]
 
 OVERALL = "overall"
@@ -86,14 +87,20 @@ def level_codes(keys: pl.DataFrame, attrs: tuple[str, ...]) -> tuple[pl.DataFram
     return group_codes(keys, attrs)
 
 
+def onehot_matrix(codes: np.ndarray, size: int) -> np.ndarray:
+    """``M[h, g] = 1`` where finer group ``g`` belongs to coarser group ``h``."""
+    onehot = np.zeros((size, codes.size))
+    onehot[codes, np.arange(codes.size)] = 1.0
+    return onehot
+
+
 def _fold(a: np.ndarray | None, codes: np.ndarray, size: int, axis: int) -> np.ndarray | None:
     """Sum slices along ``axis`` that share a code."""
     if a is None:
         return None
     if size == codes.size and np.array_equal(codes, np.arange(size)):
         return a
-    onehot = np.zeros((size, codes.size))
-    onehot[codes, np.arange(codes.size)] = 1.0
+    onehot = onehot_matrix(codes, size)
     moved = np.moveaxis(a, axis, 0)
     return np.moveaxis(np.tensordot(onehot, moved, axes=1), 0, axis)
 
@@ -102,8 +109,7 @@ def _fold_groups(a: np.ndarray | None, codes: np.ndarray, size: int) -> np.ndarr
     """Sum groups (axis -4 of a ``[..., group, y, ŷ, bin]`` array) sharing a code, by matmul."""
     if a is None or (size == codes.size and np.array_equal(codes, np.arange(size))):
         return a
-    onehot = np.zeros((size, codes.size))
-    onehot[codes, np.arange(codes.size)] = 1.0
+    onehot = onehot_matrix(codes, size)
     flat = a.reshape(*a.shape[:-4], codes.size, -1)
     return (onehot @ flat).reshape(*a.shape[:-4], size, *a.shape[-3:])
 

@@ -22,9 +22,9 @@ import polars as pl
 from evenhand._bootstrap import draw_cells
 from evenhand._errors import EvenhandError
 from evenhand._frame import group_codes
-from evenhand._levels import Level, finish_level, rate_counts
+from evenhand._levels import Level, finish_level, onehot_matrix, rate_counts
 from evenhand._metrics import BINARY_METRICS, Table
-from evenhand._stats import _collect, _lazy, _validation_pass
+from evenhand._stats import _collect, _lazy, _validation_pass, checked_columns
 
 __all__ = ["multiclass_levels"]
 
@@ -33,11 +33,7 @@ MAX_CLASSES = 100
 
 
 def _confusion(frame, sensitive, y_true, y_pred, weight, dropna) -> tuple[pl.DataFrame, list]:
-    checked = {y_true: "y_true", y_pred: "y_pred"}
-    if weight is not None:
-        checked[weight] = "weight"
-    if dropna:
-        checked.update({c: "sensitive" for c in sensitive if c not in checked})
+    checked = checked_columns(sensitive, dropna, y_true=y_true, y_pred=y_pred, weight=weight)
     _validation_pass(frame, checked=checked, score=None, weight=weight)
     w = nw.col(weight).cast(nw.Float64) if weight is not None else nw.lit(1.0)
     grouped = _lazy(frame).with_columns(w.alias("__w"), (w * w).alias("__w2")).group_by(
@@ -117,8 +113,7 @@ def multiclass_levels(
     for attrs in [*specs, ()]:
         level_keys, level_codes = group_codes(keys, attrs)
         size = max(len(level_keys), 1)
-        onehot = np.zeros((size, len(keys)))
-        onehot[level_codes, np.arange(len(keys))] = 1.0
+        onehot = onehot_matrix(level_codes, size)
 
         def fold(a: np.ndarray, onehot: np.ndarray = onehot) -> np.ndarray:
             return np.einsum("hg,...gij->...hij", onehot, a)

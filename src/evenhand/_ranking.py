@@ -29,7 +29,7 @@ from evenhand._errors import EvenhandError
 from evenhand._frame import group_codes
 from evenhand._levels import Level, finish_level
 from evenhand._metrics import _div
-from evenhand._stats import _collect, _lazy, _validation_pass
+from evenhand._stats import _collect, _lazy, _validation_pass, checked_columns
 
 __all__ = ["RANKING_METRICS", "ranking_levels"]
 
@@ -39,9 +39,7 @@ _BETTER = (None, None, None, None, None, None)
 
 
 def _sums(frame, sensitive, y_true, y_score, k, dropna) -> tuple[Any, dict[str, np.ndarray]]:
-    checked = {y_true: "y_true", y_score: "y_score"}
-    if dropna:
-        checked.update({c: "sensitive" for c in sensitive if c not in checked})
+    checked = checked_columns(sensitive, dropna, y_true=y_true, y_score=y_score)
     _validation_pass(frame, checked=checked, score=y_score, weight=None)
     lazy = _lazy(frame)
     totals = _collect(lazy.with_columns(nw.col(y_true).cast(nw.Float64).alias("__rel"))

@@ -159,6 +159,20 @@ def _validation_pass(
     return row
 
 
+def checked_columns(
+    sensitive: Sequence[str], dropna: bool, **roles: str | None
+) -> dict[str, str]:
+    """Map each column that must have no missing value to its role (argument name).
+
+    Sensitive columns are checked only with ``dropna`` (otherwise missing values form their
+    own group).
+    """
+    checked = {col: role for role, col in roles.items() if col is not None}
+    if dropna:
+        checked.update({c: "sensitive" for c in sensitive if c not in checked})
+    return checked
+
+
 def _missing_message(col: str, role: str, count: int, rows: int) -> str:
     if role == "sensitive":
         return (
@@ -224,15 +238,8 @@ def aggregate_binary(
     n_bins: int = DEFAULT_BINS,
 ) -> BinaryStats:
     """Aggregate a binary task into :class:`BinaryStats` in one ``group_by`` pass."""
-    checked = {y_true: "y_true"}
-    if y_pred is not None:
-        checked[y_pred] = "y_pred"
-    if y_score is not None:
-        checked[y_score] = "y_score"
-    if weight is not None:
-        checked[weight] = "weight"
-    if dropna:
-        checked.update({c: "sensitive" for c in sensitive if c not in checked})
+    checked = checked_columns(sensitive, dropna, y_true=y_true, y_pred=y_pred, y_score=y_score,
+                              weight=weight)
     info = _validation_pass(frame, checked=checked, score=y_score, weight=weight)
 
     yt, check_yt = _indicator(frame, y_true, pos_label, "y_true")
@@ -361,11 +368,7 @@ def aggregate_regression(
     dropna: bool = True,
 ) -> RegressionStats:
     """Aggregate a regression task into :class:`RegressionStats` in one ``group_by`` pass."""
-    checked = {y_true: "y_true", y_pred: "y_pred"}
-    if weight is not None:
-        checked[weight] = "weight"
-    if dropna:
-        checked.update({c: "sensitive" for c in sensitive if c not in checked})
+    checked = checked_columns(sensitive, dropna, y_true=y_true, y_pred=y_pred, weight=weight)
     _validation_pass(frame, checked=checked, score=None, weight=weight)
     w = nw.col(weight).cast(nw.Float64) if weight is not None else nw.lit(1.0)
     y = nw.col(y_true).cast(nw.Float64)
