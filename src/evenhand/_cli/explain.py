@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,7 +30,7 @@ def _load_model(path: Path) -> Any:
         raise EvenhandError(f"Model file {str(path)!r} does not exist. Check the path.")
     try:
         return joblib.load(path)
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError) as exc:
+    except Exception as exc:  # a non-model file can fail in any way while unpickling
         raise EvenhandError(
             f"Cannot load a model from {str(path)!r} ({type(exc).__name__}: {exc}). Save it "
             "with joblib.dump(model, path) or pickle.dump."

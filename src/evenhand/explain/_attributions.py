@@ -61,12 +61,12 @@ def tree_shap(
     Returns ``(phi, baseline)`` on the probability scale for classifiers (positive
     class) and the prediction scale for regressors.
     """
-    import shap
-
     output = "probability" if classifier else "raw"
     with warnings.catch_warnings():
-        # shap's own deprecation chatter is not the caller's concern
+        # shap's (and its matplotlib import's) deprecation chatter is not the caller's concern
         warnings.simplefilter("ignore")
+        import shap
+
         explainer = shap.TreeExplainer(
             estimator, data=background, feature_perturbation="interventional",
             model_output=output,

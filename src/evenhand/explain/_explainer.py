@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -157,8 +158,8 @@ class DecisionExplainer:
         if not self.sensitive_:
             raise EvenhandError("The 'sensitive' argument must name at least one column.")
         self.features_ = self._resolve_features(data)
-        self._adapter = ModelAdapter(self.model, self.features_)
         self._check_fitted()
+        self._adapter = ModelAdapter(self.model, self.features_)
         cols, y = self._calibration_columns(data)
         groups = self._group_labels(cols)
         scores = self._adapter.score(cols)
@@ -256,7 +257,7 @@ class DecisionExplainer:
         positive = y == classes[1]
         known = positive | (y == classes[0])
         if not known.all():
-            bad = sorted({str(v) for v in y[~known][:5]})
+            bad = sorted({str(v) for v in y[~known]})[:5]
             raise EvenhandError(
                 f"y_true holds values {bad!r} that are not the model's classes "
                 f"{classes.tolist()!r}; encode the outcome as the model was trained."
@@ -319,13 +320,17 @@ class DecisionExplainer:
             direction=self._directions(),
             scale=_robust_scale(mat),
             integer=np.array([np.asarray(cols[f]).dtype.kind in "biu" for f in feats]),
+            span=_span(mat),
         )
         self._numeric = numeric
         self._slopes = self._raw_slopes(cols, mat) if self._linear is not None else None
         self.recourse_method_ = "linear-exact" if self._slopes is not None else "search"
 
     def _names(self, value: Sequence[str] | Mapping[str, Any] | None, arg: str) -> list[str]:
-        names = list(value) if isinstance(value, Mapping) else as_column_list(value, arg)
+        if isinstance(value, Mapping) or (isinstance(value, Sequence) and not value):
+            names = [str(v) for v in value]  # mapping keys, or an empty list: nothing named
+        else:
+            names = as_column_list(value, arg)
         for name in names:
             if name not in self.features_:
                 raise EvenhandError(
@@ -340,6 +345,10 @@ class DecisionExplainer:
             np.asarray(cols[f], dtype=float) if num else np.full(n, np.nan)
             for f, num in zip(self.features_, numeric, strict=True)
         ])
+
+    def _numeric_row(self, cols: Mapping[str, np.ndarray], i: int) -> np.ndarray:
+        return self._numeric_matrix({f: np.asarray(cols[f])[i : i + 1] for f in self.features_},
+                                    self._numeric)[0]
 
     def _bounds(self, mat: np.ndarray, numeric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(all="ignore"):
@@ -479,7 +488,7 @@ class DecisionExplainer:
     def _recourse(
         self, cols: Mapping[str, np.ndarray], mat: np.ndarray, i: int, decision: int
     ) -> tuple[np.ndarray | None, float | None]:
-        """``(delta, verified score)`` over the raw features, or ``(None, None)``."""
+        """Return ``(new raw values, verified score)``, or ``(None, None)`` if none flips."""
         x = mat[i]
 
         def flips(candidates: np.ndarray) -> np.ndarray:
@@ -492,10 +501,11 @@ class DecisionExplainer:
             delta = search_recourse(x, flips, self._space, self._rng)
         if delta is None:
             return None, None
-        score = self._score_candidates(cols, i, (x + delta)[None, :])
+        new = self._snap(x, (x + delta)[None, :])[0]
+        score = self._score_candidates(cols, i, new[None, :])
         if (score[0] >= self.threshold) == bool(decision):  # pragma: no cover - verified above
             return None, None
-        return delta, float(score[0])
+        return new, float(score[0])
 
     def _linear_delta(
         self, cols: Mapping[str, np.ndarray], i: int, x: np.ndarray, decision: int, flips: Any
@@ -521,10 +531,22 @@ class DecisionExplainer:
             margin *= 100.0
         return None  # pragma: no cover
 
+    def _snap(self, x: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Clip changed values into their bounds and round integer features.
+
+        ``x + (lo - x)`` may miss ``lo`` by one rounding; unchanged values stay exactly ``x``.
+        """
+        space = self._space
+        new = np.clip(candidates, space.lower, space.upper)
+        new = np.where(space.integer, np.rint(new), new)
+        return np.where(candidates == x, x, new)
+
     def _score_candidates(
         self, cols: Mapping[str, np.ndarray], i: int, candidates: np.ndarray
     ) -> np.ndarray:
+        """Scores of row ``i`` with its actionable features set to ``candidates``."""
         k = len(candidates)
+        candidates = self._snap(self._numeric_row(cols, i), candidates)
         moved = {}
         for j, f in enumerate(self.features_):
             if self._space.actionable[j]:
@@ -578,18 +600,18 @@ class DecisionExplainer:
         )
 
     def _describe_recourse(
-        self, cols: Mapping[str, np.ndarray], i: int, delta: np.ndarray | None,
+        self, cols: Mapping[str, np.ndarray], i: int, values: np.ndarray | None,
         score: float | None,
     ) -> tuple[dict[str, Any] | None, str, float | None]:
-        if delta is None:
+        if values is None:
             return None, NO_RECOURSE, None
+        x = self._numeric_row(cols, i)
         change = {}
         parts = []
-        for j in np.flatnonzero(delta != 0):
+        for j in np.flatnonzero((values != x) & ~np.isnan(x)):
             f = self.features_[j]
             old = _plain(cols[f][i])
-            new = float(old) + float(delta[j])
-            new = round(new) if self._space.integer[j] else new
+            new = round(values[j]) if self._space.integer[j] else float(values[j])
             change[f] = new
             parts.append(f"{f} from {_fmt(old)} to {_fmt(new)}")
         if not change:
@@ -598,21 +620,26 @@ class DecisionExplainer:
             f"Changing {_join(parts)} would change the decision (the model re-scored the "
             f"changed row at {score:.4g} against the threshold {self.threshold:g})."
         )
-        return change, note, float(self._space.cost(delta))
+        return change, note, float(self._space.cost(values - x))
 
 
 def _robust_scale(mat: np.ndarray) -> np.ndarray:
     """1.4826 × median absolute deviation per column; the std, then 1, where that is 0."""
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-nan (non-numeric) columns
-            med = np.nanmedian(mat, axis=0)
-            mad = 1.4826 * np.nanmedian(np.abs(mat - med), axis=0)
-            std = np.nanstd(mat, axis=0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan (non-numeric) columns
+        med = np.nanmedian(mat, axis=0)
+        mad = 1.4826 * np.nanmedian(np.abs(mat - med), axis=0)
+        std = np.nanstd(mat, axis=0)
     scale = np.where(np.isfinite(mad) & (mad > 0), mad, std)
     return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+
+
+def _span(mat: np.ndarray) -> np.ndarray:
+    """Calibration range per column (1 where it is empty or not finite)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan (non-numeric) columns
+        span = np.nanmax(mat, axis=0) - np.nanmin(mat, axis=0)
+    return np.where(np.isfinite(span) & (span > 0), span, 1.0)
 
 
 def _plain(value: Any) -> Any:

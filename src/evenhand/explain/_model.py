@@ -71,7 +71,7 @@ class ModelAdapter:
         classes = getattr(self.model, "classes_", None)
         if classes is None or len(classes) != 2:
             raise EvenhandError(
-                f"The classifier {name} has classes {classes!r}; the explainer supports "
+                f"The classifier {name} has classes {_as_list(classes)!r}; the explainer supports "
                 "binary classifiers (two classes) and regressors. Binarise the target."
             )
         self.classes = np.asarray(classes)
@@ -163,6 +163,10 @@ class ModelAdapter:
             z = self.model_inputs(columns)
             return np.asarray(self.final.decision_function(self.final_frame(z)), dtype=float)
         return self.score(columns)
+
+
+def _as_list(values: Any) -> Any:
+    return values.tolist() if hasattr(values, "tolist") else values
 
 
 def _estimator_type(model: Any) -> str | None:

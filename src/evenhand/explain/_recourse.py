@@ -36,7 +36,8 @@ class RecourseSpace:
 
     ``actionable[j]`` says feature ``j`` may move; ``lower``/``upper`` bound its new
     value; ``direction`` is +1 (increase only), -1 (decrease only) or 0; ``scale`` is the
-    unit of cost; ``integer`` rounds new values away from the current one.
+    unit of cost; ``integer`` rounds new values away from the current one; ``span`` (the
+    calibration range) caps how far a search looks along an unbounded feature.
     """
 
     actionable: np.ndarray
@@ -45,6 +46,7 @@ class RecourseSpace:
     direction: np.ndarray
     scale: np.ndarray
     integer: np.ndarray
+    span: np.ndarray
 
     def room(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Most negative and most positive allowed ``delta`` per feature (0 if fixed)."""
@@ -84,7 +86,8 @@ def linear_recourse(
     for j in np.argsort(-efficiency, kind="stable"):
         if needed <= 0 or gain_max[j] <= 0:
             continue
-        step = min(1.0, needed / gain_max[j]) * reach[j]
+        # the distance still needed along this feature's useful side, capped by its room
+        step = np.sign(reach[j]) * min(needed / abs(slopes[j]), abs(reach[j]))
         if space.integer[j]:
             step = np.sign(step) * min(np.ceil(abs(step) - 1e-12), abs(reach[j]))
         delta[j] = step
@@ -108,6 +111,11 @@ def search_recourse(
     minimality guarantee (the model is a black box); every returned change flips.
     """
     lo, hi = space.room(x)
+    # an unbounded side is searched up to twice the calibration range (models are rarely
+    # informative beyond it, and trees are constant there)
+    lo, hi = np.maximum(lo, -2 * space.span), np.minimum(hi, 2 * space.span)
+    lo = np.where(space.integer, np.ceil(lo), lo)
+    hi = np.where(space.integer, np.floor(hi), hi)
     if not np.any((lo < 0) | (hi > 0)):
         return None
     candidates = np.vstack(
@@ -120,7 +128,7 @@ def search_recourse(
     pool = candidates[ok]
     best = pool[np.argsort(space.cost(pool), kind="stable")[:n_refine]]
     best = _bisect(x, best, flips, space)
-    best = np.vstack([_sparsify(x, d, flips, space) for d in best])
+    best = _sparsify(x, best, flips, space)
     best = _bisect(x, best, flips, space)
     verified = best[flips(x + best)]
     if not len(verified):  # pragma: no cover - refinement keeps only flipping points
@@ -161,7 +169,7 @@ def _bisect(
     deltas: np.ndarray,
     flips: Callable[[np.ndarray], np.ndarray],
     space: RecourseSpace,
-    iterations: int = 14,
+    iterations: int = 10,
 ) -> np.ndarray:
     """Shrink each flipping ``delta`` toward 0 along its ray while it still flips."""
     low = np.zeros(len(deltas))  # largest known non-flipping fraction (0 never flips)
@@ -175,16 +183,20 @@ def _bisect(
 
 
 def _sparsify(
-    x: np.ndarray, delta: np.ndarray, flips: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray, deltas: np.ndarray, flips: Callable[[np.ndarray], np.ndarray],
     space: RecourseSpace,
 ) -> np.ndarray:
-    """Undo changes one at a time (cheapest first) whenever the decision still flips."""
-    delta = delta.copy()
-    for j in np.argsort(np.abs(delta) / space.scale):
-        if delta[j] == 0:
-            continue
-        trial = delta.copy()
-        trial[j] = 0.0
-        if flips((x + trial)[None, :])[0]:
-            delta = trial
-    return delta
+    """Undo changes one at a time (cheapest first) whenever the decision still flips.
+
+    All candidates advance together: one model call per step, not per candidate.
+    """
+    deltas = deltas.copy()
+    order = np.argsort(np.abs(deltas) / space.scale, axis=1)
+    rows = np.arange(len(deltas))
+    for step in range(deltas.shape[1]):
+        j = order[:, step]
+        trial = deltas.copy()
+        trial[rows, j] = 0.0
+        keep = flips(x + trial) & (deltas[rows, j] != 0)
+        deltas[keep] = trial[keep]
+    return deltas
