@@ -277,3 +277,34 @@ def test_notebook_view(scored):
     assert "Demographic parity" in html
     assert "<svg" in html
     assert "<script" not in html
+
+
+def test_bundle_is_cached_on_disk(tmp_path, monkeypatch):
+    from evenhand.report import javascript_bundle
+
+    monkeypatch.setenv("EVENHAND_CACHE_DIR", str(tmp_path / "cache"))
+    javascript_bundle.cache_clear()
+    try:
+        first = javascript_bundle()
+        files = list((tmp_path / "cache").glob("vega-embed-*.js"))
+        assert len(files) == 1
+        assert files[0].read_text("utf-8") == first
+        javascript_bundle.cache_clear()
+        assert javascript_bundle() == first
+        assert "window.vegaEmbed" in first
+        assert "</script" not in first.lower()
+    finally:
+        javascript_bundle.cache_clear()
+
+
+def test_unwritable_cache_is_skipped(tmp_path, monkeypatch):
+    from evenhand.report import javascript_bundle
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("EVENHAND_CACHE_DIR", str(blocker / "sub"))
+    javascript_bundle.cache_clear()
+    try:
+        assert "window.vegaEmbed" in javascript_bundle()
+    finally:
+        javascript_bundle.cache_clear()

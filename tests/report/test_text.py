@@ -15,6 +15,7 @@ from evenhand.report._charts import implied_fpr, tradeoff_rows
 from evenhand.report._text import (
     definition_sentence,
     format_interval,
+    tradeoff_intro,
     tradeoff_paragraphs,
     verdict_sentence,
     wording_for,
@@ -95,9 +96,12 @@ def test_tradeoff_text_names_both_papers(compas):
     paragraphs = tradeoff_paragraphs(result.levels[0], result._overall, rows, 30,
                                      wording_for(result.config, None), "Caucasian")
     text = " ".join(paragraphs)
-    assert "Chouldechova 2017" in text
-    assert "Kleinberg, Mullainathan & Raghavan 2016" in text
     assert "predictive parity (equal PPV) does not" in text
+    assert "equal PPV and equal error rates cannot both be reached" in text
+    for has_score in (True, False):
+        intro = " ".join(tradeoff_intro(has_score))
+        assert "Chouldechova 2017" in intro
+        assert "Kleinberg, Mullainathan & Raghavan 2016" in intro
 
 
 def test_wording_rejects_unknown_keys(compas):

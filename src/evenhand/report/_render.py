@@ -13,10 +13,12 @@ import functools
 import html
 import json
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,7 @@ from evenhand.report._charts import Figure, metric_label
 __all__ = ["audit_chart", "audit_repr_html", "javascript_bundle", "render_audit",
            "render_sections", "table_html"]
 
+BUNDLE_SNIPPET = "window.vegaEmbed = vegaEmbed;"
 MAX_INLINE_VALUES = 50_000  # cells of inline chart data; beyond this it looks row-level
 DEFINITION_TITLES = {
     "demographic_parity": "Demographic parity", "disparate_impact": "Disparate impact",
@@ -39,9 +42,6 @@ DEFINITION_TITLES = {
     "treatment_equality": "Treatment equality", "calibration": "Calibration",
 }
 RATIO_DEFINITIONS = ("disparate_impact", "treatment_equality")
-TRADEOFF_INTRO = (
-    "Some fairness definitions exclude each other. Which ones this model can meet together "
-    "depends on how often the outcome occurs in each group (the base rate).")
 GLOSSARY = (
     "Selection rate: the share of people selected (decision = 1). True positive rate: among "
     "people with the outcome, the share selected. False positive rate: among people without "
@@ -62,19 +62,41 @@ def _asset(name: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def javascript_bundle() -> str:
-    """Vega, Vega-Lite and Vega-Embed as one inline script (vl-convert), built once per process.
+    """Return Vega, Vega-Lite and Vega-Embed as one inline script (from vl-convert).
 
     Only ``window.vegaEmbed`` is exported: vl-convert's bundle exposes no usable default
-    export for ``vega`` or ``vegaLite`` on their own.
+    export for ``vega`` or ``vegaLite`` on their own. Building the bundle takes about 2 s, so
+    it is kept in memory and in a cache file named after the vl-convert and Vega-Lite
+    versions, under ``$EVENHAND_CACHE_DIR`` (default ``$XDG_CACHE_HOME/evenhand`` or
+    ``~/.cache/evenhand``); an unwritable cache is skipped.
     """
     try:
         import vl_convert as vlc
     except ImportError as exc:  # pragma: no cover - only without the extra
         raise ImportError(
             "HTML reports need vl-convert: pip install 'evenhand[report]'") from exc
-    snippet = "window.vegaEmbed = vegaEmbed;"
     version = _vegalite_version(vlc)
-    return _script_safe(vlc.javascript_bundle(snippet, vl_version=version))
+    path = _cache_dir() / f"vega-embed-{vlc.__version__}-vl{version or 'default'}.js"
+    try:
+        return path.read_text("utf-8")
+    except OSError:
+        pass
+    bundle = _script_safe(vlc.javascript_bundle(BUNDLE_SNIPPET, vl_version=version))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(bundle, "utf-8")
+        tmp.replace(path)  # atomic: readers never see half a file
+    except OSError:
+        pass
+    return bundle
+
+
+def _cache_dir() -> Path:
+    if os.environ.get("EVENHAND_CACHE_DIR"):
+        return Path(os.environ["EVENHAND_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "evenhand"
 
 
 def _vegalite_version(vlc: Any) -> str | None:
@@ -558,7 +580,7 @@ def _binary_sections(audit: Any, rows: list[dict[str, Any]], words: _text.Wordin
     add("roc", "ROC curves", [], grid=True)
     add("calibration", "Calibration", [], grid=True)
     tradeoffs = _Section(id=_slug("tradeoffs", taken), title="Trade-offs between definitions",
-                         intro=[TRADEOFF_INTRO])
+                         intro=_text.tradeoff_intro("roc" in figures))
     for lv, figure in zip(_charts.curve_levels(audit), figures["tradeoffs"], strict=True):
         mine = [r for r in rows if r["by"] == lv.by]
         fig = _fig(figure, taken)

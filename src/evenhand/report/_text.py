@@ -29,6 +29,7 @@ __all__ = [
     "Wording",
     "definition_sentence",
     "format_interval",
+    "tradeoff_intro",
     "tradeoff_paragraphs",
     "verdict_sentence",
     "wording_for",
@@ -214,16 +215,40 @@ def verdict_sentence(row: Mapping[str, Any], ci: float) -> str:
     return f"{status}: the definition asks for {rule}; {sure}"
 
 
+def tradeoff_intro(has_score: bool) -> list[str]:
+    """Explain the two impossibility results once, in plain words."""
+    out = [
+        "Some fairness definitions exclude each other. When the outcome is more common in "
+        "one group than another (different base rates), a decision that is not perfect "
+        "cannot have equal positive predictive values and equal false positive and false "
+        "negative rates at once (Chouldechova 2017): in every group, "
+        "FPR = p/(1−p) · (1−PPV)/PPV · (1−FNR), with p the group's base rate."]
+    if has_score:
+        out.append(
+            "For scores, calibration within groups and balance for the positive and negative "
+            "class (equal mean score among people who did, and who did not, have the "
+            "outcome) cannot all hold unless base rates are equal or prediction is perfect "
+            "(Kleinberg, Mullainathan & Raghavan 2016).")
+    else:
+        out.append(
+            "Read as a 0/1 score, the decision meets the same wall (Kleinberg, Mullainathan & "
+            "Raghavan 2016): equal positive and negative predictive values (calibration of "
+            "the decision) cannot coexist with equal true and false positive rates (balance "
+            "for both classes) when base rates differ, unless prediction is perfect.")
+    return out
+
+
 def tradeoff_paragraphs(level: Level, overall: Level, summary_rows: list[Mapping[str, Any]],
                         min_group_size: int, wording: Wording,
                         reference: Any = None) -> list[str]:
-    """Why some definitions cannot hold together, with this data's base rates and PPVs.
+    """Say what the impossibility results mean for one grouping, with this data's numbers.
 
     Chouldechova (2017): ``FPR = p/(1−p) · (1−PPV)/PPV · (1−FNR)`` in every group, so with
     different base rates ``p`` equal PPV forces unequal FPR or FNR (unless prediction is
-    perfect). Kleinberg, Mullainathan & Raghavan (2016): calibration within groups and
+    perfect); the paragraph gives the false positive rates two groups would need at
+    everyone's PPV. Kleinberg, Mullainathan & Raghavan (2016): calibration within groups and
     balance for both classes cannot hold together unless base rates are equal or prediction
-    is perfect.
+    is perfect; the paragraph gives the groups' mean scores per class.
     """
     from evenhand.report._charts import implied_fpr
 
@@ -236,17 +261,16 @@ def tradeoff_paragraphs(level: Level, overall: Level, summary_rows: list[Mapping
            f"{lo} {p}."]
     ppv = float(overall.value[overall.index("ppv"), 0])
     labels = level.labels()
+    fpr = level.value[level.index("fpr")]
     fnr = level.value[level.index("fnr")]
     base = level.value[level.index("base_rate")]
     gi, gj = labels.index(hi), labels.index(lo)
     implied = implied_fpr(base[[gi, gj]], ppv, fnr[[gi, gj]])
     out.append(
-        "When base rates differ, a decision that is not perfect cannot have equal positive "
-        "predictive values and equal false positive and false negative rates at once "
-        "(Chouldechova 2017): in every group FPR = p/(1−p) · (1−PPV)/PPV · (1−FNR). "
-        f"If both groups had everyone's PPV ({ppv:.2f}) at their current false negative "
-        f"rates, {hi} {p} would need a false positive rate of {_pct(implied[0])} and {lo} "
-        f"{p} one of {_pct(implied[1])}.")
+        f"If both groups had everyone's PPV ({ppv:.2f}) and kept their false negative rates, "
+        f"{hi} {p} would need a false positive rate of {_pct(implied[0])} and {lo} {p} one of "
+        f"{_pct(implied[1])} (they have {_pct(fpr[gi])} and {_pct(fpr[gj])}): equal PPV and "
+        "equal error rates cannot both be reached.")
     met = {r["definition"]: r["satisfied"] for r in summary_rows}
     names = {"predictive_parity": "predictive parity (equal PPV)",
              "error_rate_balance": "error-rate balance (equal FPR and FNR)",
@@ -257,17 +281,7 @@ def tradeoff_paragraphs(level: Level, overall: Level, summary_rows: list[Mapping
         out.append("For this model: " + "; ".join(
             [f"{x} holds" for x in held] + [f"{x} does not" for x in failed]) + ".")
     if "mean_score_pos" in level.names:
-        out.append(
-            "For scores, calibration within groups and balance for the positive and negative "
-            "class (equal mean score among people who did, and who did not, have the "
-            "outcome) cannot all hold unless base rates are equal or prediction is perfect "
-            "(Kleinberg, Mullainathan & Raghavan 2016). " + _balance_sentence(level, hi, lo, p))
-    else:
-        out.append(
-            "Read as a 0/1 score, the decision meets the same wall (Kleinberg, Mullainathan & "
-            "Raghavan 2016): equal positive and negative predictive values (calibration of "
-            "the decision) cannot coexist with equal true and false positive rates (balance "
-            "for both classes) when base rates differ, unless prediction is perfect.")
+        out.append(_balance_sentence(level, hi, lo, p))
     return out
 
 
