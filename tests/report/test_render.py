@@ -297,6 +297,7 @@ def test_bundle_is_cached_on_disk(tmp_path, monkeypatch):
         javascript_bundle.cache_clear()
 
 
+@pytest.mark.slow
 def test_unwritable_cache_is_skipped(tmp_path, monkeypatch):
     from evenhand.report import javascript_bundle
 
