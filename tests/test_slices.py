@@ -227,6 +227,7 @@ BAD_INPUTS = [
     ({"ci": "exact"}, "'ci' .* got 'exact'"),
     ({"features": []}, "'features' argument must be a column name or a non-empty list"),
     ({"features": ["inf_feature"]}, "'inf_feature' holds infinite values"),
+    ({"features": ["g", "g"]}, r"names \['g'\] more than once"),
 ]
 
 

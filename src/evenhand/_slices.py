@@ -354,6 +354,12 @@ def find_slices(
     feature_list = as_column_list(features, "features")
     if not feature_list:
         raise EvenhandError("find_slices needs at least one feature; got features=[].")
+    repeated = sorted({f for f in feature_list if feature_list.count(f) > 1})
+    if repeated:
+        raise EvenhandError(
+            f"The 'features' argument of find_slices names {repeated} more than once; got "
+            f"{feature_list!r}. List each feature once."
+        )
     _check_targets(y_true, y_pred, loss)
     max_order = _check_int(max_order, "max_order", 1)
     top_k = _check_int(top_k, "top_k", 1)

@@ -70,12 +70,24 @@ def _is_numeric(dtype: pl.DataType) -> bool:
 
 
 def _encode_categorical(name: str, series: pl.Series) -> EncodedFeature:
-    """Codes ordered by value (nulls last) so results do not depend on row order."""
-    if not (series.dtype.is_numeric() or series.dtype == pl.Boolean):
+    """Codes ordered by value (nulls last) so results do not depend on row order.
+
+    Hash lookups, not a sort of the rows: strings go through an ``Enum`` of their sorted
+    distinct values, numbers and booleans through a binary search among them.
+    """
+    if series.dtype.is_numeric() or series.dtype == pl.Boolean:
+        uniques = series.drop_nulls().unique().sort()
+        # in the column's own dtype: large integers would collide as floats
+        filled = series.fill_null(uniques[0]) if uniques.len() else series
+        codes = np.searchsorted(uniques.to_numpy(), filled.to_numpy())
+        codes[series.is_null().to_numpy()] = uniques.len()
+    else:
         series = series.cast(pl.String)
-    ranks = series.rank("dense")
-    values = series.drop_nulls().unique().sort().to_list()
-    codes = (ranks.fill_null(len(values) + 1).to_numpy() - 1).astype(np.int32)
+        uniques = series.drop_nulls().unique().sort()
+        physical = series.cast(pl.Enum(uniques)).to_physical()
+        codes = physical.fill_null(uniques.len()).to_numpy()
+    codes = codes.astype(np.int32)
+    values = uniques.to_list()
     label_name = quote_name(name)
     labels = [f"{label_name} == {_format_value(v)}" for v in values]
     if series.null_count():

@@ -107,7 +107,7 @@ class _TopK:
 class _Data:
     """Row-level inputs: remapped codes, and the rows with a positive loss."""
 
-    codes: list[np.ndarray]  # per feature, int32 remapped codes (invalid level = radix - 1)
+    codes: list[np.ndarray]  # per feature, int16/32 remapped codes (invalid = radix - 1)
     radix: list[int]
     loss: np.ndarray
     nz_codes: list[np.ndarray]  # the same codes restricted to rows with loss > 0
@@ -123,7 +123,8 @@ def _mixed_radix(codes: np.ndarray, radix: list[int]) -> np.ndarray:
 
 
 def _row_keys(columns: list[np.ndarray], radix: list[int], cells: int) -> np.ndarray:
-    dtype = np.int32 if cells < 2**31 else np.int64
+    # the narrowest type halves memory traffic, the cost of this pass
+    dtype = np.int16 if cells < 2**15 else np.int32 if cells < 2**31 else np.int64
     key = columns[0].astype(dtype)
     for column, r in zip(columns[1:], radix[1:], strict=True):
         key *= r
@@ -272,8 +273,9 @@ def _first_level(search: _Search, codes, n_levels, loss, binary):
         search.inverse.append(np.arange(m))
         search._record((f,), all_levels, size, error, square)
         valid = np.flatnonzero((size >= objective.min_support) & (error > 0))
-        mapping = np.full(m, valid.size, dtype=np.int32)
-        mapping[valid] = np.arange(valid.size, dtype=np.int32)
+        dtype = np.int16 if valid.size < 2**15 - 1 else np.int32
+        mapping = np.full(m, valid.size, dtype=dtype)
+        mapping[valid] = np.arange(valid.size, dtype=dtype)
         search.inverse[f] = np.append(valid, -1)
         remapped.append(mapping[c])
         radix.append(valid.size + 1)
