@@ -87,12 +87,15 @@ def _slices_command(
     y_pred: Annotated[str | None, typer.Option("--y-pred", help="Prediction column.")] = None,
     loss: Annotated[str | None, typer.Option(help="Per-row loss column (instead).")] = None,
     max_order: Annotated[int, typer.Option("--max-order", help="Most predicates.")] = 3,
-    min_support: Annotated[str | None, typer.Option(
-        "--min-support", help="Smallest slice: rows (50) or share of rows (0.01).")] = None,
+    min_support: Annotated[
+        str | None,
+        typer.Option("--min-support", help="Smallest slice: rows (50) or share of rows (0.01)."),
+    ] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Slices to show.")] = 10,
     alpha: Annotated[float, typer.Option(help="SliceLine's weight of the error term.")] = 0.95,
-    rank_by: Annotated[str, typer.Option(
-        "--rank-by", help="score, lift or significance.")] = "score",
+    rank_by: Annotated[
+        str, typer.Option("--rank-by", help="score, lift or significance.")
+    ] = "score",
     bins: Annotated[int, typer.Option(help="Quantile bins per numeric feature.")] = 5,
     seed: Annotated[int | None, typer.Option(help="Seed of bootstrap intervals.")] = None,
     ci: Annotated[str, typer.Option(help="Error interval: auto or bootstrap.")] = "auto",
@@ -106,17 +109,41 @@ def _slices_command(
     support = _support(min_support)
     with console.status(f"Searching slices of {file.name}…"):
         result, info = evenhand.find_slices(
-            data, features=feats, y_true=y_true, y_pred=y_pred, loss=loss,
-            max_order=max_order, min_support=support, top_k=top_k, alpha=alpha, seed=seed,
-            rank_by=rank_by, n_bins=bins, ci=ci, return_stats=True,
+            data,
+            features=feats,
+            y_true=y_true,
+            y_pred=y_pred,
+            loss=loss,
+            max_order=max_order,
+            min_support=support,
+            top_k=top_k,
+            alpha=alpha,
+            seed=seed,
+            rank_by=rank_by,
+            n_bins=bins,
+            ci=ci,
+            return_stats=True,
         )
     target = f"loss {loss}" if loss else f"{y_true} vs {y_pred}"
-    print_slices(result, info, f"Slices of {file.name} where the model errs most ({target}, "
-                               f"ranked by {rank_by})")
+    print_slices(
+        result,
+        info,
+        f"Slices of {file.name} where the model errs most ({target}, ranked by {rank_by})",
+    )
     if json_out is not None:
-        config = {"file": str(file), "features": feats, "y_true": y_true, "y_pred": y_pred,
-                  "loss": loss, "max_order": max_order, "min_support": support,
-                  "top_k": top_k, "alpha": alpha, "rank_by": rank_by, "bins": bins}
+        config = {
+            "file": str(file),
+            "features": feats,
+            "y_true": y_true,
+            "y_pred": y_pred,
+            "loss": loss,
+            "max_order": max_order,
+            "min_support": support,
+            "top_k": top_k,
+            "alpha": alpha,
+            "rank_by": rank_by,
+            "bins": bins,
+        }
         _write_json(result, info, json_out, config)
 
 
