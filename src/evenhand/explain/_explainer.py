@@ -430,14 +430,15 @@ class DecisionExplainer:
         phi, se, baseline, scale = self._contributions(z)
         sets = self._confidence(scores, groups)
         mat = self._numeric_matrix(cols, self._numeric)
-        records = []
-        for i in range(len(scores)):
-            recourse = self._recourse(cols, mat, i, decisions[i])
-            records.append(self._record(
-                i, ids, cols, z, groups, codes, scores, decisions, sets,
-                (phi, se, baseline, scale), recourse,
-            ))
-        return records
+        if self._slopes is not None:
+            recourses = self._linear_recourses(cols, mat, decisions)
+        else:
+            recourses = [self._recourse(cols, mat, i, d) for i, d in enumerate(decisions)]
+        return [
+            self._record(i, ids, cols, z, groups, codes, scores, decisions, sets,
+                         (phi, se, baseline, scale), recourses[i])
+            for i in range(len(scores))
+        ]
 
     def _row_columns(
         self, rows: Any, id_column: str | None
@@ -495,10 +496,7 @@ class DecisionExplainer:
             score = self._score_candidates(cols, i, candidates)
             return (score >= self.threshold).astype(int) != decision
 
-        if self._slopes is not None:
-            delta = self._linear_delta(cols, i, x, decision, flips)
-        else:
-            delta = search_recourse(x, flips, self._space, self._rng)
+        delta = search_recourse(x, flips, self._space, self._rng)
         if delta is None:
             return None, None
         new = self._snap(x, (x + delta)[None, :])[0]
@@ -507,29 +505,43 @@ class DecisionExplainer:
             return None, None
         return new, float(score[0])
 
-    def _linear_delta(
-        self, cols: Mapping[str, np.ndarray], i: int, x: np.ndarray, decision: int, flips: Any
-    ) -> np.ndarray | None:
+    def _linear_recourses(
+        self, cols: Mapping[str, np.ndarray], mat: np.ndarray, decisions: np.ndarray
+    ) -> list[tuple[np.ndarray | None, float | None]]:
+        """Exact recourse for every row; all rows are re-scored in one model call.
+
+        The target is the threshold on the link scale (``logit(threshold)`` for a logistic
+        model) plus a margin of 1e-9 relative; rows that floating point leaves on the
+        boundary are retried with a margin 100 times wider (at most five times).
+        """
+        n = len(decisions)
+        results: list[tuple[np.ndarray | None, float | None]] = [(None, None)] * n
         scale = self._linear[2]
-        if scale == "log-odds":
-            if not 0 < self.threshold < 1:
-                return None  # every score is on one side of the threshold
-            target = float(logit(self.threshold))
-        else:
-            target = float(self.threshold)
-        row = {f: np.asarray(cols[f])[i : i + 1] for f in self.features_}
-        g0 = float(self._adapter.link_score(row, scale)[0])
-        sign = 1.0 if decision == 0 else -1.0
+        if scale == "log-odds" and not 0 < self.threshold < 1:
+            return results  # every score is on one side of the threshold
+        target = float(logit(self.threshold)) if scale == "log-odds" else float(self.threshold)
+        g0 = self._adapter.link_score(cols, scale)
+        sign = np.where(decisions == 0, 1.0, -1.0)
         margin = 1e-9 * max(1.0, abs(target))
-        for _ in range(5):  # widen the margin only if floating point lands on the boundary
-            gap = sign * (target - g0) + margin
-            delta = linear_recourse(x, sign * self._slopes, gap, self._space)
-            if delta is None:
-                return None
-            if flips((x + delta)[None, :])[0]:
-                return delta
+        pending = np.arange(n)
+        for _ in range(5):
+            found, values = [], []
+            for i in pending:
+                gap = sign[i] * (target - g0[i]) + margin
+                delta = linear_recourse(mat[i], sign[i] * self._slopes, gap, self._space)
+                if delta is not None:
+                    found.append(i)
+                    values.append(self._snap(mat[i], (mat[i] + delta)[None, :])[0])
+            if not found:
+                break
+            idx = np.array(found)
+            score = self._score_rows(cols, idx, np.vstack(values))
+            flipped = (score >= self.threshold).astype(int) != decisions[idx]
+            for k in np.flatnonzero(flipped):
+                results[idx[k]] = (values[k], float(score[k]))
+            pending = idx[~flipped]
             margin *= 100.0
-        return None  # pragma: no cover
+        return results
 
     def _snap(self, x: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Clip changed values into their bounds and round integer features.
@@ -545,15 +557,22 @@ class DecisionExplainer:
         self, cols: Mapping[str, np.ndarray], i: int, candidates: np.ndarray
     ) -> np.ndarray:
         """Scores of row ``i`` with its actionable features set to ``candidates``."""
-        k = len(candidates)
         candidates = self._snap(self._numeric_row(cols, i), candidates)
+        return self._score_rows(cols, np.full(len(candidates), i), candidates)
+
+    def _score_rows(
+        self, cols: Mapping[str, np.ndarray], rows: np.ndarray, values: np.ndarray
+    ) -> np.ndarray:
+        """Scores of ``rows`` with their actionable features replaced by ``values``."""
         moved = {}
         for j, f in enumerate(self.features_):
-            if self._space.actionable[j]:
-                col = candidates[:, j]
-                moved[f] = col.astype(np.asarray(cols[f]).dtype) if self._space.integer[j] else col
+            col = np.asarray(cols[f])
+            if not self._space.actionable[j]:
+                moved[f] = col[rows]
+            elif self._space.integer[j]:
+                moved[f] = values[:, j].astype(col.dtype)
             else:
-                moved[f] = np.repeat(np.asarray(cols[f])[i : i + 1], k)
+                moved[f] = values[:, j]
         return self._adapter.score(moved)
 
     def _record(
