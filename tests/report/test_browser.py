@@ -36,11 +36,11 @@ def _audit(df: pl.DataFrame, **kwargs):
                               reference="Caucasian", **kwargs)
 
 
-def _render(result, path: Path) -> Path:
+def _render(result, path: Path, **kwargs) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         path.write_text(render_audit(result, source="ProPublica COMPAS two-year recidivism",
-                                     wording=WORDING), encoding="utf-8")
+                                     wording=WORDING, **kwargs), encoding="utf-8")
     return path
 
 
@@ -66,10 +66,12 @@ def _check_page(report, expected_charts: int) -> None:
 
 def test_compas_decision_report_in_chromium(browser, compas, tmp_path):
     result = _audit(compas, y_pred="high_risk")
-    path = _render(result, tmp_path / "compas.html")
+    bias = evenhand.data_bias(compas, y_true="two_year_recid", sensitive=["race", "sex"])
+    path = _render(result, tmp_path / "compas.html", data_bias=bias)
     report = browser.open(path)
-    # rates, selection, trade-offs for race and for sex, group sizes
-    _check_page(report, expected_charts=5)
+    # rates, selection, trade-offs for race and for sex, group sizes, data bias
+    _check_page(report, expected_charts=6)
+    assert "Bias in the labels, before any model" in report.text
     text = report.text
     assert "Fairness summary" in text
     assert ("Among defendants who did not reoffend within two years, African-American "

@@ -309,3 +309,12 @@ def test_unwritable_cache_is_skipped(tmp_path, monkeypatch):
         assert "window.vegaEmbed" in javascript_bundle()
     finally:
         javascript_bundle.cache_clear()
+
+
+def test_data_bias_section():
+    df = _data(4000)
+    bias = evenhand.data_bias(df, y_true="y", sensitive=["race", "sex"])
+    page = _render(_audit(df), data_bias=bias.to_pandas())
+    assert "Bias in the labels, before any model" in page
+    assert len(_specs(page)) == 12
+    assert "Difference in positive labels (DPL)" in page

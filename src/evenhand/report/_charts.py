@@ -32,6 +32,7 @@ __all__ = [
     "calibration_figure",
     "chart_by_name",
     "curve_levels",
+    "data_bias_figure",
     "rates_figure",
     "roc_figure",
     "selection_figure",
@@ -404,6 +405,52 @@ def tradeoff_figure(audit: Any, level: Level) -> Figure:
                  "rate. Lines with different slopes cross only at FNR = 1, FPR = 0 (nobody "
                  "selected)."),
     )
+
+
+# ---------------------------------------------------------------- data bias
+
+DATA_BIAS_SHOWN = {"CI": "Class imbalance (CI)",
+                   "DPL": "Difference in positive labels (DPL)"}
+
+
+def data_bias_figure(frame: pl.DataFrame, sensitive: Sequence[str]) -> Figure:
+    """Draw pre-training label bias (``evenhand.data_bias`` output) per group and grouping.
+
+    Bars show class imbalance ``(n_a − n_d)/(n_a + n_d)`` and the difference in positive
+    label proportions ``q_a − q_d`` of each group ``d`` against everyone else ``a``; the
+    table holds every metric.
+    """
+    alt = _alt()
+    store: dict[str, list] = {}
+    present = [c for c in sensitive if c in frame.columns]
+    label = pl.concat_str([pl.col(c).cast(pl.String) for c in present], separator=" & ",
+                          ignore_nulls=True)
+    frame = frame.with_columns(label.alias("group"))
+    shown = frame.filter(pl.col("metric").is_in(list(DATA_BIAS_SHOWN))).with_columns(
+        pl.col("metric").replace_strict(DATA_BIAS_SHOWN).alias("metric"))
+    groupings = sorted(dict.fromkeys(frame["by"].to_list()), key=lambda b: b.count(" & "))
+    bars = alt.Chart().mark_bar(color=PASS, height={"band": 0.7}).encode(
+        x=alt.X("value:Q", title=None, scale=alt.Scale(domain=[-1, 1])),
+        y=alt.Y("group:N", title=None, sort=None),
+        tooltip=["group:N", "metric:N", alt.Tooltip("value:Q", format=".3f")])
+    zero = alt.Chart().mark_rule(color="#222222").encode(x=alt.datum(0))
+    panels = [
+        alt.layer(bars, zero, data=_data(shown.filter(pl.col("by") == by), store))
+        .properties(width=260, height=alt.Step(18))
+        .facet(column=alt.Column("metric:N", title=by, sort=list(DATA_BIAS_SHOWN.values()),
+                                 header=alt.Header(titleAnchor="start", titleFontSize=13)))
+        for by in groupings
+    ]
+    chart = panels[0] if len(panels) == 1 else alt.VConcatChart(vconcat=panels)
+    table = frame.select("by", "group", "metric", "value",
+                         *[c for c in ("n_d", "n_a", "positive_d", "positive_a", "flag")
+                           if c in frame.columns])
+    return Figure(
+        name="data_bias", title="Bias in the labels, before any model", chart=finish(chart, store),
+        table=table,
+        caption=("Each group d against everyone else a. CI > 0: the group is smaller than the "
+                 "rest; DPL > 0: the rest has a larger share of positive labels. The table "
+                 "adds KL, JS, LP, TVD, KS and conditional demographic disparity."))
 
 
 # ---------------------------------------------------------------- score curves

@@ -445,7 +445,7 @@ def _reference_text(audit: Any) -> str:
 def _facts(audit: Any, source: str | None) -> list[tuple[str, str]]:
     c = audit.config
     rows = int(audit._overall.count[0])
-    facts = [("Data", source or "not named (pass source=...)"), ("Rows", f"{rows:,}"),
+    facts = [("Data", source or "not named"), ("Rows", f"{rows:,}"),
              ("Groups compared", "; ".join(f"{lv.by} ({len(lv.count)} groups)"
                                            for lv in audit.levels)),
              ("Label", f"{c['y_true']} (positive = {c['pos_label']!r})")]
@@ -487,7 +487,7 @@ def _glance(audit: Any, rows: list[dict[str, Any]]) -> list[str]:
 def _small_group_lines(audit: Any) -> list[str]:
     mgs = audit.config["min_group_size"]
     out = []
-    for lv in audit.levels:
+    for lv in _charts.reading_order(audit):
         small = [f"{lab} ({int(n)})" for lab, n in zip(lv.labels(), lv.count, strict=True)
                  if n < mgs]
         if small:
@@ -502,6 +502,7 @@ def render_audit(
     title: str = "Fairness audit",
     source: str | None = None,
     wording: _text.Wording | Mapping[str, str] | None = None,
+    data_bias: Any = None,
     extra_sections: Sequence[Any] = (),
 ) -> str:
     """Render an audit as one self-contained HTML page (charts, tables, plain sentences).
@@ -517,8 +518,11 @@ def render_audit(
     wording : Wording or dict, optional
         Domain words for the sentences (keys ``people``, ``outcome``, ``no_outcome``,
         ``selected``, ``not_selected``); defaults are built from the column names.
+    data_bias : DataFrame, optional
+        The result of :func:`evenhand.data_bias` on the same data: adds a section on bias in
+        the labels before any model.
     extra_sections : sequence, optional
-        More sections (e.g. a decomposition, an allocation, data bias), each as accepted by
+        More sections (e.g. a decomposition, an allocation, bounds), each as accepted by
         :func:`render_sections`.
 
     Returns
@@ -546,6 +550,10 @@ def render_audit(
     else:
         rows = _summary_rows(audit)
         sections = _binary_sections(audit, rows, words, taken)
+    if data_bias is not None:
+        figure = _charts.data_bias_figure(_as_polars(data_bias), audit.config["sensitive"])
+        sections.append(_Section(id=_slug("data-bias", taken), title=figure.title,
+                                 figures=[_fig(figure, taken)]))
     sections += [_extra_section(s, taken) for s in extra_sections]
     subtitle = ("Which groups the decisions treat differently, by how much, and how sure "
                 "the data lets us be.")
