@@ -52,7 +52,9 @@ def brute_bounds(model, df: pd.DataFrame, ranges: dict, step: float = 0.05, scor
 
 def tree_thresholds(model, feature: int) -> np.ndarray:
     """Every threshold a scikit-learn tree ensemble uses on ``feature``, nudged both ways."""
-    if hasattr(model, "_predictors"):
+    if hasattr(model, "tree_"):
+        t = model.tree_.threshold[model.tree_.feature == feature]
+    elif hasattr(model, "_predictors"):
         nodes = [p[0].nodes for p in model._predictors]
         t = np.concatenate([n["num_threshold"][(n["feature_idx"] == feature) & ~n["is_leaf"]]
                             for n in nodes])

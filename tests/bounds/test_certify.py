@@ -218,3 +218,17 @@ def test_multiclass_model_is_rejected():
     model = LogisticRegression().fit(df.select("x").to_pandas(), y)
     with pytest.raises(EvenhandError, match="3 classes"):
         certify(model, df, ranges={"x": 1}, sensitive="g")
+
+
+def test_report_section_renders():
+    from evenhand.report import render_sections
+
+    df = _small()
+    cert = certify(_small_model(df), df, ranges={"x": 0.3, "k": "any"}, sensitive="g",
+                   y_true="y")
+    section = cert.report_section()
+    assert section["text"][0].startswith(f"With x ±0.3, k any, {cert.n_flippable} of 80")
+    page = render_sections("Bounds", [section])
+    assert page.startswith("<!doctype html>")
+    assert "Decisions that could flip" in page
+    assert "between_groups_difference" in page

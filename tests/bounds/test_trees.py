@@ -16,6 +16,8 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from bounds._brute import brute_bounds, tree_thresholds
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from evenhand.bounds import certify
 
 
@@ -131,3 +133,19 @@ def test_gradient_boosting_regressor_and_unresolved_rows():
     straddle = (r.score_low < 7.0) & (r.score_high >= 7.0) & ~r.exact
     assert r.decision_stable[straddle].isna().all()
     assert cert.n_unresolved == int(r.decision_stable.isna().sum())
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), da=st.floats(0, 3), db=st.integers(0, 4),
+       depth=st.integers(1, 8))
+def test_property_single_tree_exact(seed, da, db, depth):
+    train = _train(n=200, seed=seed, integer=False)
+    model = DecisionTreeClassifier(max_depth=depth, random_state=0).fit(
+        train[FEATURES], train.y)
+    df = _data(n=12, seed=seed + 1, integer=False)
+    ranges = {"a": da, "b": db}
+    cert = certify(model, df, ranges=ranges, sensitive="g")
+    extra = {"a": tree_thresholds(model, 0), "b": tree_thresholds(model, 1)}
+    low, high = brute_bounds(model, df[FEATURES], ranges, step=0.5, extra=extra)
+    np.testing.assert_allclose(cert.rows.score_low, low, atol=1e-12)
+    np.testing.assert_allclose(cert.rows.score_high, high, atol=1e-12)

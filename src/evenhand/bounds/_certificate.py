@@ -20,6 +20,14 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _range_text(spec: Any) -> str:
+    if isinstance(spec, int | float):
+        return f"±{spec:g}"
+    if isinstance(spec, str):
+        return spec if spec == "any" else f"±{spec}"
+    return f"in {sorted(spec, key=str)!r}"
+
+
 @dataclass(frozen=True)
 class Certificate:
     """Score bounds, flippable decisions and metric intervals under trusted input ranges.
@@ -151,6 +159,41 @@ class Certificate:
         return (rule + point).facet(row=alt.Row("metric:N", title=None)).properties(
             title=f"Metric intervals under trusted input ranges ({self.method})"
         )
+
+    def to_frame(self) -> Any:
+        """Return :attr:`metric_bounds` (the table shown beside :meth:`chart` in reports)."""
+        return self.metric_bounds
+
+    def summary(self) -> list[str]:
+        """Plain-language sentences: how many decisions can flip and what that does."""
+        ranges = ", ".join(f"{k} {_range_text(v)}" for k, v in self.ranges.items())
+        n = self._rows.height
+        lines = [
+            f"With {ranges}, {self.n_flippable:,} of {n:,} decisions can flip "
+            f"({self.n_unresolved:,} unresolved); bounds by {self.method}."
+        ]
+        if not self.guaranteed:
+            lines.append("These bounds come from a search: a flip may have been missed.")
+        diffs = self._disparity_bounds.filter(
+            (pl.col("kind") == "difference") & pl.col("metric").is_in(["fpr", "selection_rate"])
+        )
+        for r in diffs.iter_rows(named=True):
+            if math.isfinite(r["low"]) and math.isfinite(r["high"]):
+                lines.append(
+                    f"{r['metric']} difference {r['group']} − {r['reference']}: "
+                    f"{r['value']:.3f} as recorded, anywhere in [{r['low']:.3f}, {r['high']:.3f}]."
+                )
+        return lines
+
+    def report_section(
+        self, title: str = "Decisions that could flip under trusted input ranges"
+    ) -> dict[str, Any]:
+        """Return a section for :func:`evenhand.report.render_audit` / ``render_sections``.
+
+        The chart of metric intervals, the disparity table and :meth:`summary` as text.
+        """
+        table = self._disparity_bounds.filter(pl.col("kind") != "ratio")
+        return {"title": title, "content": self.chart(), "table": table, "text": self.summary()}
 
     def __repr__(self) -> str:
         return (

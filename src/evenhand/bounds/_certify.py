@@ -42,11 +42,12 @@ def _binary_labels(y: np.ndarray, pos_label: Any, name: str) -> np.ndarray:
             f"Column {name!r} (given as y_true) has missing values; got {int(np.isnan(y).sum())}"
             " missing. Drop or fill those rows first."
         )
-    values = set(np.unique(y).tolist())
-    if not values <= {pos_label, *(v for v in values if v != pos_label)} or len(values) > 2:
+    values = np.unique(y).tolist()
+    if len(values) > 2 or (len(values) == 2 and pos_label not in values):
         raise EvenhandError(
-            f"Column {name!r} (given as y_true) must be binary; got values "
-            f"{sorted(values, key=str)[:10]!r}. Pass a 0/1 column or set pos_label."
+            f"Column {name!r} (given as y_true) must be binary with pos_label={pos_label!r} "
+            f"among its values; got values {values[:10]!r}. Pass a 0/1 column or set "
+            "pos_label."
         )
     return (y == pos_label).astype(np.int64)
 
@@ -79,7 +80,7 @@ def _ensemble_result(scorer, tm, X, domains, index, base, budget, seed) -> dict[
 
 def _score_bounds(model, scorer, domains, base, method, budget, seed) -> dict[str, Any]:
     if method in ("auto", "linear"):
-        res = linear_bounds(model, scorer, domains)
+        res = linear_bounds(model, scorer, domains, base)
         if res is not None:
             return _exact_result(res, base, "linear (exact)")
         if method == "linear":
@@ -318,14 +319,14 @@ def _flippable(res, scorer, domains, base, decision, flips, t, columns, sens) ->
     new = scorer.score(rows, point) if rows.size else np.empty(0)
     ok = (new >= t).astype(np.int64) != decision[rows]
     rows, new = rows[ok], new[ok]
-    point = {k: v[ok] for k, v in point.items()}
+    point = {k: _like_recorded(domains[k].x, v[ok]) for k, v in point.items()}
     table = pl.DataFrame({"row": rows})
     for c in sens:
         table = table.with_columns(pl.Series(c, columns[c][rows]))
     table = table.with_columns(
         pl.Series("score", base[rows]), pl.Series("decision", decision[rows]),
         pl.Series("new_score", new), pl.Series("new_decision", 1 - decision[rows]),
-        pl.Series("change", _describe(domains, rows, point), dtype=pl.String),
+        _describe(domains, rows, point),
     )
     for k, d in domains.items():
         table = table.with_columns(pl.Series(k, d.x[rows]), pl.Series(f"new_{k}", point[k]))
@@ -345,26 +346,31 @@ def _simplify(scorer, domains, rows, point, decision, t) -> dict[str, np.ndarray
     return point
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float | np.floating):
-        return f"{float(v):.6g}"
-    return str(v)
+def _like_recorded(recorded: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Give integer columns' whole-number changes back their integer type."""
+    if recorded.dtype.kind in "iu" and new.dtype.kind == "f" and np.all(new == np.round(new)):
+        return new.astype(recorded.dtype)
+    return new
 
 
-def _describe(domains: dict[str, Domain], rows: np.ndarray, point) -> list[str]:
-    out = []
-    for i, r in enumerate(rows):
-        parts = [
-            f"{k}: {_fmt(d.x[r])} -> {_fmt(point[k][i])}"
-            for k, d in domains.items()
-            if not _same(d.x[r], point[k][i])
-        ]
-        out.append("; ".join(parts))
-    return out
+def _unchanged(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    if old.dtype.kind in "biuf" and new.dtype.kind in "biuf":
+        old, new = old.astype(float), new.astype(float)
+        return (old == new) | (np.isnan(old) & np.isnan(new))
+    return np.array([a == b for a, b in zip(old, new, strict=True)], dtype=bool)
 
 
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) or (a != a and b != b)
-    except (TypeError, ValueError):
-        return False
+def _describe(domains: dict[str, Domain], rows: np.ndarray, point) -> pl.Series:
+    """Text such as ``"age: 23 -> 22; priors_count: 1 -> 2"`` listing the changed features."""
+    parts = []
+    for k, d in domains.items():
+        old, new = d.x[rows], np.asarray(point[k])
+        text = pl.format(
+            "{}: {} -> {}", pl.lit(k), pl.Series(old).cast(pl.String),
+            pl.Series(new).cast(pl.String),
+        )
+        parts.append(pl.when(pl.lit(pl.Series(~_unchanged(old, new)))).then(text))
+    if not parts or rows.size == 0:
+        return pl.Series("change", [], dtype=pl.String)
+    frame = pl.select(pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("change"))
+    return frame.get_column("change")

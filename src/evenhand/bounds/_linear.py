@@ -167,7 +167,7 @@ def _extreme(dom: Domain, effect: Any, kind: str, upward: bool) -> np.ndarray:
 
 
 def linear_bounds(
-    model: Any, scorer: Scorer, domains: dict[str, Domain]
+    model: Any, scorer: Scorer, domains: dict[str, Domain], base: np.ndarray
 ) -> dict[str, Any] | None:
     """Exact per-row score bounds and the points attaining them; ``None`` if not linear."""
     kinds = linear_feature_kinds(model, scorer.features)
@@ -184,6 +184,11 @@ def linear_bounds(
         np.concatenate([np.arange(n), np.arange(n)]),
         {k: np.concatenate([arg_lo[k], arg_hi[k]]) for k in domains},
     )
+    # the recorded point is in the box: if an "extreme" scores past it, the score is not
+    # increasing in the margin (an unusual link) and the closed form does not apply
+    slack = 1e-9 * np.maximum(1.0, np.abs(base))
+    if np.any(both[:n] > base + slack) or np.any(both[n:] < base - slack):
+        return None
     return {
         "low": both[:n],
         "high": both[n:],
