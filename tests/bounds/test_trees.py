@@ -5,6 +5,8 @@ import functools
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -16,8 +18,6 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from bounds._brute import brute_bounds, tree_thresholds
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from evenhand.bounds import certify
 
 
