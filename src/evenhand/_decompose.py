@@ -216,6 +216,11 @@ def decompose(
     if method == "oaxaca":
         from evenhand._decompose_oaxaca import oaxaca
 
+        if model is not None:
+            raise EvenhandError(
+                f"method='oaxaca' always fits OLS per group; the 'model' parameter is for "
+                f"'fairlie' and 'shapley'. Got model={model!r}; remove it."
+            )
         est = oaxaca(design, reference=ref, kind=kind, n_boot=int(n_boot), rng=rng)
     elif method == "fairlie":
         from evenhand._decompose_fairlie import fairlie

@@ -54,16 +54,18 @@ def interval(est: Estimates, level: float) -> tuple[np.ndarray, np.ndarray, np.n
     """Return ``(se, ci_low, ci_high)`` for every entry.
 
     Percentile bootstrap intervals and the replicates' standard deviation when replicates
-    exist; otherwise normal intervals ``value ± z·se`` from the delta-method standard errors;
+    exist (replicates with a non-finite entry are left out); otherwise normal intervals ``value ± z·se`` from the delta-method standard errors;
     otherwise ``nan``.
     """
     from scipy.stats import norm
 
     k = est.value.shape[0]
     if est.boot is not None and est.boot.shape[0] > 1:
+        # a replicate whose regression is singular (a rare category not drawn) is nan: skip it
+        boot = est.boot[np.all(np.isfinite(est.boot), axis=1)]
         alpha = (1.0 - level) / 2.0
-        lo, hi = np.quantile(est.boot, [alpha, 1.0 - alpha], axis=0)
-        return np.std(est.boot, axis=0, ddof=1), lo, hi
+        lo, hi = np.quantile(boot, [alpha, 1.0 - alpha], axis=0)
+        return np.std(boot, axis=0, ddof=1), lo, hi
     if est.delta_se is not None:
         zq = norm.ppf(0.5 + level / 2.0)
         return est.delta_se, est.value - zq * est.delta_se, est.value + zq * est.delta_se

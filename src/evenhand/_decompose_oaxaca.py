@@ -170,52 +170,61 @@ def _products(z: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     return prod if w is None else prod * w[:, None]
 
 
-def _boot_sums(
-    z: np.ndarray, y: np.ndarray, w: np.ndarray | None, n_boot: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Return the sums of ``n_boot`` multinomial row resamples of one group, shape (n_boot, q).
+def _sums(z: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Return ``(vech S, b)`` of one group, via BLAS (the column sums of :func:`_products`)."""
+    zw = z if w is None else z * w[:, None]
+    iu, ju = np.triu_indices(z.shape[1])
+    return np.concatenate([(zw.T @ z)[iu, ju], zw.T @ y])
 
-    The multinomial over all rows is drawn as block totals, then uniform draws within each
-    block (an exact factorisation), so memory stays bounded by ``n_boot × _BLOCK``.
+
+def _jacobian(layout: _Layout, ref: Any, kind: str, sums: list, g: int) -> np.ndarray:
+    """Exact Jacobian (q, k) of the output with respect to group ``g``'s sums (complex step)."""
+    h = 1e-30
+    q = sums[g].shape[0]
+    pert = sums[g][None, :] + 1j * h * np.eye(q)
+    other = np.broadcast_to(sums[1 - g].astype(complex), pert.shape)
+    ta, tb = (pert, other) if g == 0 else (other, pert)
+    return _decompose_sums(layout, ref, kind, ta, tb).imag / h
+
+
+def _group_pass(
+    z: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    jac: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One pass over a group's rows: delta-method variance and bootstrap sums.
+
+    Returns ``n_g · Var(p_i @ jac)`` (the variance contribution of this group to every output)
+    and the sums of ``n_boot`` multinomial row resamples, shape (n_boot, q). The multinomial
+    over all rows is drawn as block totals, then uniform draws within each block (an exact
+    factorisation), so memory stays bounded by ``n_boot × _BLOCK``.
     """
     n = z.shape[0]
     starts = np.arange(0, n, _BLOCK)
     sizes = np.minimum(starts + _BLOCK, n) - starts
-    totals = rng.multinomial(n, sizes / n, size=n_boot)  # (n_boot, n_blocks)
-    q = z.shape[1] * (z.shape[1] + 1) // 2 + z.shape[1]
-    out = np.zeros((n_boot, q))
-    reps = np.arange(n_boot)
+    boot = None
+    if n_boot > 0:
+        totals = rng.multinomial(n, sizes / n, size=n_boot)  # (n_boot, n_blocks)
+        boot = np.zeros((n_boot, jac.shape[0]))
+        offsets = np.arange(n_boot) * _BLOCK
+    total = np.zeros(jac.shape[1])
+    total_sq = np.zeros(jac.shape[1])
     for k, (start, size) in enumerate(zip(starts, sizes, strict=True)):
-        t = totals[:, k]
-        idx = rng.integers(0, size, size=int(t.sum())) + np.repeat(reps * size, t)
-        counts = np.bincount(idx, minlength=n_boot * size).reshape(n_boot, size)
         sl = slice(start, start + size)
-        out += counts.astype(float) @ _products(z[sl], y[sl], None if w is None else w[sl])
-    return out
-
-
-def _delta_se(
-    layout: _Layout, ref: Any, kind: str, groups: list[tuple[np.ndarray, ...]], sums: list
-) -> np.ndarray:
-    """Delta-method standard errors from complex-step Jacobians and per-row product variances."""
-    h = 1e-30
-    var = 0.0
-    for g, (z, y, w) in enumerate(groups):
-        q = sums[g].shape[0]
-        pert = sums[g][None, :] + 1j * h * np.eye(q)
-        other = np.broadcast_to(sums[1 - g].astype(complex), pert.shape)
-        ta, tb = (pert, other) if g == 0 else (other, pert)
-        jac = _decompose_sums(layout, ref, kind, ta, tb).imag / h  # (q, k)
-        total = np.zeros(jac.shape[1])
-        total_sq = np.zeros(jac.shape[1])
-        for start in range(0, z.shape[0], _BLOCK):
-            sl = slice(start, start + _BLOCK)
-            u = _products(z[sl], y[sl], None if w is None else w[sl]) @ jac
-            total += u.sum(axis=0)
-            total_sq += (u * u).sum(axis=0)
-        n = z.shape[0]
-        var = var + (total_sq - total * total / n) * n / (n - 1)
-    return np.sqrt(np.maximum(var, 0.0))
+        prod = _products(z[sl], y[sl], None if w is None else w[sl])
+        u = prod @ jac
+        total += u.sum(axis=0)
+        total_sq += np.einsum("ij,ij->j", u, u)
+        if boot is not None:
+            t = totals[:, k]
+            idx = rng.integers(0, size, size=int(t.sum())) + np.repeat(offsets, t)
+            counts = np.bincount(idx, minlength=n_boot * _BLOCK).reshape(n_boot, _BLOCK)
+            boot += counts[:, :size].astype(float) @ prod
+    var = (total_sq - total * total / n) * n / max(n - 1, 1)
+    return var, boot
 
 
 def oaxaca(
@@ -233,12 +242,14 @@ def oaxaca(
         rows = design.in_b == flag
         w = None if design.w is None else design.w[rows]
         groups.append((design.z[rows], design.y[rows], w))
-    sums = [_products(*g).sum(axis=0) for g in groups]
+    sums = [_sums(*g) for g in groups]
     value = _decompose_sums(layout, reference, kind, sums[0], sums[1])
+    passes = [
+        _group_pass(*groups[g], _jacobian(layout, reference, kind, sums, g), n_boot, rng)
+        for g in (0, 1)
+    ]
+    delta = np.sqrt(np.maximum(passes[0][0] + passes[1][0], 0.0))
     boot = None
     if n_boot > 0:
-        boot_a = _boot_sums(*groups[0], n_boot, rng)
-        boot_b = _boot_sums(*groups[1], n_boot, rng)
-        boot = _decompose_sums(layout, reference, kind, boot_a, boot_b)
-    delta = _delta_se(layout, reference, kind, groups, sums)
+        boot = _decompose_sums(layout, reference, kind, passes[0][1], passes[1][1])
     return Estimates(layout.labels(), value, boot, delta)
