@@ -483,7 +483,9 @@ def test_non_numeric_outcome() -> None:
 
 
 def test_model_is_rejected_for_oaxaca() -> None:
-    with pytest.raises(EvenhandError, match=r"method='oaxaca' always fits OLS .* Got model='logit'"):
+    with pytest.raises(
+        EvenhandError, match=r"method='oaxaca' always fits OLS .* Got model='logit'"
+    ):
         eh.decompose(synthetic(100), outcome="y", group="g", factors=FACTORS, model="logit")
 
 
@@ -493,6 +495,7 @@ def test_rare_category_singular_replicates_are_skipped() -> None:
     first_b = df.filter(pl.col("g") == 1)["index"][:2]
     rare = pl.col("index").is_in(pl.concat([first_a, first_b]).implode())
     df = df.with_columns(level=pl.when(rare).then(pl.lit("rare")).otherwise(pl.col("level")))
-    res = eh.decompose(df, outcome="y", group="g", factors={**FACTORS, "c": ["level"]},
-                       n_boot=100, seed=0)
+    res = eh.decompose(
+        df, outcome="y", group="g", factors={**FACTORS, "c": ["level"]}, n_boot=100, seed=0
+    )
     assert res.by_factor["ci_low"].is_finite().all()

@@ -54,8 +54,8 @@ def interval(est: Estimates, level: float) -> tuple[np.ndarray, np.ndarray, np.n
     """Return ``(se, ci_low, ci_high)`` for every entry.
 
     Percentile bootstrap intervals and the replicates' standard deviation when replicates
-    exist (replicates with a non-finite entry are left out); otherwise normal intervals ``value ± z·se`` from the delta-method standard errors;
-    otherwise ``nan``.
+    exist (replicates with a non-finite entry are left out); otherwise normal intervals
+    ``value ± z·se`` from the delta-method standard errors; otherwise ``nan``.
     """
     from scipy.stats import norm
 
