@@ -401,7 +401,7 @@ def _summary_table(level: Level, rows: list[dict[str, Any]], audit: Any,
         value = r["between_groups_ratio"] if ratio else r["between_groups_difference"]
         low, high = ((r["ratio_ci_low"], r["ratio_ci_high"]) if ratio
                      else (r["difference_ci_low"], r["difference_ci_high"]))
-        kind = "ratio (lowest / highest)" if ratio else "difference (highest − lowest)"
+        kind = "ratio: lowest / highest" if ratio else "difference: highest − lowest"
         shown = _cell(value)[0]
         sentence = _text.definition_sentence(level, r, mgs, wording,
                                                audit.config.get("reference"))
