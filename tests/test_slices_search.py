@@ -99,8 +99,9 @@ def problems(draw):
     if draw(st.booleans()):
         loss = np.array(draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), float)
     else:
-        loss = np.array(draw(st.lists(st.floats(0, 10, allow_subnormal=False),
-                                      min_size=n, max_size=n)))
+        # about half zeros: both the all-rows and the positive-rows paths get exercised
+        value = st.one_of(st.just(0.0), st.floats(0, 10, allow_subnormal=False))
+        loss = np.array(draw(st.lists(value, min_size=n, max_size=n)))
     return columns, loss
 
 
@@ -169,3 +170,18 @@ def test_scores_equal_sliceline_package(seed, alpha, max_order, min_support):
                                 alpha=alpha, max_order=max_order, min_support=min_support,
                                 top_k=k)
     np.testing.assert_allclose(ours["score"].to_numpy(), theirs, rtol=1e-9)
+
+
+@pytest.mark.parametrize("loss_kind", ["binary", "continuous"])
+def test_high_cardinality_uses_the_sparse_path_and_stays_exact(loss_kind):
+    """61^3 cells exceed the dense key space, so candidates are matched by binary search."""
+    rng = np.random.default_rng(7)
+    n = 2000
+    columns = {f"x{j}": [f"v{v:02d}" for v in rng.integers(0, 60, n)] for j in range(3)}
+    if loss_kind == "binary":
+        loss = (rng.random(n) < 0.3).astype(float)
+    else:  # mostly zero: error sums run over the positive rows only
+        loss = np.where(rng.random(n) < 0.3, rng.exponential(size=n), 0.0)
+    for rank_by in ("lift", "score"):
+        _check_against_brute_force(columns, loss, max_order=3, min_support=2, alpha=0.999,
+                                   rank_by=rank_by, k=10)

@@ -113,6 +113,7 @@ class _Data:
     nz_codes: list[np.ndarray]  # the same codes restricted to rows with loss > 0
     nz_loss: np.ndarray | None  # None: every positive loss equals 1
     need_square: bool
+    nz_square: np.ndarray | None = None
 
 
 def _mixed_radix(codes: np.ndarray, radix: list[int]) -> np.ndarray:
@@ -167,11 +168,14 @@ class _Search:
         cells = int(np.prod(radix, dtype=np.float64))
         keys = _row_keys([d.codes[f] for f in feats], radix, cells)
         size = _group_sums(keys, cand_keys, cells)
-        nz_keys = _row_keys([d.nz_codes[f] for f in feats], radix, cells)
+        if d.nz_codes is d.codes:
+            nz_keys = keys
+        else:
+            nz_keys = _row_keys([d.nz_codes[f] for f in feats], radix, cells)
         error = _group_sums(nz_keys, cand_keys, cells, d.nz_loss)
         square = None
         if d.need_square:
-            square = _group_sums(nz_keys, cand_keys, cells, d.nz_loss**2)
+            square = _group_sums(nz_keys, cand_keys, cells, d.nz_square)
         if last:
             max_error = None
         elif d.nz_loss is None:
@@ -309,10 +313,17 @@ def search(
     top = _TopK(top_k, objective.floor)
     engine = _Search(data, objective, top, max_order)
     prev, remapped, radix = _first_level(engine, codes, n_levels, loss, binary)
-    nz = np.flatnonzero(loss > 0)
     data.codes, data.radix = remapped, radix
-    data.nz_codes = [c[nz] for c in remapped]
+    # error sums only need rows with a positive loss: worth a copy when they are few
+    nz = np.flatnonzero(loss > 0)
+    if binary or nz.size < loss.size // 2:
+        data.nz_codes = [c[nz] for c in remapped]
+    else:
+        nz = slice(None)
+        data.nz_codes = remapped
     data.nz_loss = None if binary else loss[nz]
+    if need_square:
+        data.nz_square = loss[nz] ** 2
     for order in range(2, max_order + 1):
         if not any(len(k) == order - 1 for k in prev):
             break
