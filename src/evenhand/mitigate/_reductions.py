@@ -15,7 +15,12 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from evenhand._errors import EvenhandError
 from evenhand.mitigate._moments import Moment
-from evenhand.mitigate._validation import binary_target, check_sample_weight, encode_groups
+from evenhand.mitigate._validation import (
+    binary_target,
+    check_sample_weight,
+    encode_groups,
+    real_target,
+)
 
 __all__ = ["ExponentiatedGradient", "GridSearch"]
 
@@ -73,7 +78,7 @@ class _Reduction(BaseEstimator):
         if self._is_classifier():
             y01, self.classes_ = binary_target(y, owner=owner)
         else:
-            y01, self.classes_ = np.asarray(y, dtype=float).ravel(), None
+            y01, self.classes_ = real_target(y, owner=owner), None
         codes, self.groups_ = encode_groups(sensitive_features, len(y01), owner=owner)
         weight = check_sample_weight(sample_weight, len(y01))
         self._y = y01

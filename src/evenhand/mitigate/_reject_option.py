@@ -97,6 +97,11 @@ class RejectOptionClassifier(ClassifierMixin, BaseEstimator):
         self.n_thresholds = n_thresholds
         self.n_margins = n_margins
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # binary labels only
+        return tags
+
     def fit(
         self, X: Any, y: Any, *, sensitive_features: Any = None, sample_weight: Any = None
     ) -> RejectOptionClassifier:

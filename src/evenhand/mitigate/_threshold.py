@@ -115,6 +115,11 @@ class ThresholdOptimizer(ClassifierMixin, BaseEstimator):
         self.predict_method = predict_method
         self.random_state = random_state
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # binary labels only
+        return tags
+
     def fit(
         self, X: Any, y: Any, *, sensitive_features: Any = None, sample_weight: Any = None
     ) -> ThresholdOptimizer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.utils.multiclass import type_of_target
 
 from evenhand._errors import EvenhandError
 
@@ -21,6 +22,7 @@ __all__ = [
     "check_sample_weight",
     "encode_groups",
     "group_codes",
+    "real_target",
     "require_both_classes",
 ]
 
@@ -118,18 +120,53 @@ def _plain(value: Any) -> Any:
 
 def binary_target(y: Any, *, owner: str) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(y01, classes)`` for a binary target; raise for anything else."""
+    if y is None:
+        raise EvenhandError(
+            f"{owner} requires y to be passed, but the target y is None. Pass the labels."
+        )
     y = np.asarray(y)
     if y.ndim != 1:
         y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
     if y.ndim != 1:
         raise EvenhandError(f"{owner} needs a 1-D target y; got an array of shape {y.shape}.")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        bad = y[~np.isfinite(y)][0]
+        what = "NaN" if np.isnan(bad) else "infinity or a value too large for dtype"
+        raise EvenhandError(
+            f"Input y contains {what}. {owner} needs a finite label in every row; got "
+            f"{bad.item()!r}. Drop or impute those rows."
+        )
+    kind = type_of_target(y)
+    if kind.startswith("continuous"):
+        raise EvenhandError(
+            f"Unknown label type: {kind}. {owner} needs class labels in y, not a continuous "
+            f"target; got values such as {y[:3].tolist()!r}."
+        )
     classes, y01 = np.unique(y, return_inverse=True)
     if len(classes) != 2:
         raise EvenhandError(
-            f"{owner} supports binary classification only: y must have exactly two classes; "
-            f"got {len(classes)} class(es) {classes[:10].tolist()!r}."
+            f"Only binary classification is supported. {owner} needs y with exactly two "
+            f"classes; got {len(classes)} class(es) {classes[:10].tolist()!r}."
         )
     return y01.astype(np.int8), classes
+
+
+def real_target(y: Any, *, owner: str) -> np.ndarray:
+    """Return a finite 1-D float target for regression; raise for anything else."""
+    if y is None:
+        raise EvenhandError(
+            f"{owner} requires y to be passed, but the target y is None. Pass the targets."
+        )
+    y = np.asarray(y)
+    if np.iscomplexobj(y):
+        raise EvenhandError(f"Complex data not supported: {owner} got a complex target y.")
+    y = y.astype(float).ravel() if y.ndim == 2 and y.shape[1] == 1 else y.astype(float)
+    if y.ndim != 1 or not np.all(np.isfinite(y)):
+        raise EvenhandError(
+            f"{owner} needs a 1-D finite target y; got shape {y.shape} "
+            f"with {int(np.sum(~np.isfinite(y)))} non-finite values."
+        )
+    return y
 
 
 def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray:
@@ -146,6 +183,11 @@ def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray:
         raise EvenhandError(
             "sample_weight must be finite and non-negative; got a value of "
             f"{weight[~np.isfinite(weight) | (weight < 0)][0]!r}."
+        )
+    if weight.sum() <= 0:
+        raise EvenhandError(
+            "sample_weight sums to zero (all weights are zero); give some rows a positive "
+            "weight."
         )
     return weight
 
