@@ -124,3 +124,32 @@ def test_threshold_slider_moves_the_readout(browser, compas, tmp_path):
     expected = float(np.mean(df["decile_score"].to_numpy() >= 8))
     assert f"{expected:.3f}" in after.split("|")
     assert json.loads(json.dumps(report.console_errors)) == []
+
+
+def test_probability_score_report_in_chromium(browser, tmp_path):
+    """Continuous scores in [0, 1]: bin-edge thresholds, a calibration diagonal, a slider."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    group = rng.choice(["north", "south", "east"], size=n, p=[0.5, 0.3, 0.2])
+    y = (rng.random(n) < np.where(group == "south", 0.45, 0.3)).astype(int)
+    score = 1 / (1 + np.exp(-(rng.normal(size=n) + 1.5 * y - 1)))
+    df = pl.DataFrame({"y": y, "p": score, "region": group})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = evenhand.audit(df, y_true="y", y_score="p", threshold=0.5, sensitive="region",
+                                seed=0)
+        path = tmp_path / "probability.html"
+        result.to_html(path)
+    report = browser.open(path)
+    # rates, selection, thresholds, ROC, calibration, trade-offs, sizes
+    _check_page(report, expected_charts=7)
+    assert "Calibrated scores follow the dotted diagonal" in report.text
+    moved = browser.evaluate("""
+    new Promise(function (resolve) {
+      var el = document.querySelector('[id^="chart-thresholds"] input[type=range]');
+      el.value = el.max; el.dispatchEvent(new Event('input', {bubbles: true}));
+      setTimeout(function () { resolve(el.value); }, 300);
+    })""")
+    assert float(moved) > 0.5
+    errors = browser.evaluate("JSON.stringify(window.__evenhand.errors)")
+    assert errors == "[]"
