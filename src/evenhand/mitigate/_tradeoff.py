@@ -121,7 +121,7 @@ def tradeoff(
     if not grid or any(not (np.isfinite(e) and e > 0) for e in grid):
         raise EvenhandError(f"grid must be a non-empty sequence of bounds > 0; got {grid!r}.")
     y01, classes = binary_target(y, owner="tradeoff")
-    codes, _ = encode_groups(sensitive_features, len(y01), owner="tradeoff")
+    codes, _ = encode_groups(sensitive_features, len(y01), owner="tradeoff", method=None)
     rows = np.arange(len(y01))
     train, test = train_test_split(rows, test_size=test_size, random_state=random_state,
                                    stratify=codes * 2 + y01)

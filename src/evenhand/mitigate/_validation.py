@@ -16,6 +16,7 @@ from evenhand._errors import EvenhandError
 
 __all__ = [
     "MISSING_SENSITIVE",
+    "MISSING_SENSITIVE_FUNCTION",
     "SINGLE_CLASS_GROUP",
     "UNSEEN_GROUP",
     "binary_target",
@@ -31,6 +32,10 @@ MISSING_SENSITIVE = (
     "per row); got None. Pass sensitive_features=..., or inside a Pipeline or "
     "GridSearchCV call set_{method}_request(sensitive_features=True) on {owner} and "
     "enable metadata routing with sklearn.set_config(enable_metadata_routing=True)."
+)
+MISSING_SENSITIVE_FUNCTION = (
+    "{owner} requires the keyword argument sensitive_features (one group label per row); "
+    "got None. Pass sensitive_features=..."
 )
 UNSEEN_GROUP = (
     "sensitive_features contains group {group!r}, which was not seen during fit (the "
@@ -67,14 +72,16 @@ def _row_labels(values: np.ndarray) -> np.ndarray:
 
 
 def encode_groups(
-    sensitive_features: Any, n_rows: int, *, owner: str, method: str = "fit"
+    sensitive_features: Any, n_rows: int, *, owner: str, method: str | None = "fit"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Encode ``sensitive_features`` into ``(codes, labels)`` for training.
 
-    ``codes[i]`` indexes ``labels``; ``labels`` is sorted.
+    ``codes[i]`` indexes ``labels``; ``labels`` is sorted. ``method`` is None when the
+    caller is a function rather than an estimator method.
     """
     if sensitive_features is None:
-        raise EvenhandError(MISSING_SENSITIVE.format(owner=owner, method=method))
+        template = MISSING_SENSITIVE if method else MISSING_SENSITIVE_FUNCTION
+        raise EvenhandError(template.format(owner=owner, method=method))
     values = _as_2d_labels(sensitive_features)
     if values.shape[0] != n_rows:
         raise EvenhandError(
