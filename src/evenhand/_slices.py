@@ -179,7 +179,7 @@ def _compute_loss(frame: pl.DataFrame, y_true: Any, y_pred: Any, loss: Any) -> n
     numeric = truth.dtype.is_numeric() and pred.dtype.is_numeric()
     if numeric:
         t, p = truth.cast(pl.Float64).to_numpy(), pred.cast(pl.Float64).to_numpy()
-        _check_loss(np.abs(t - p), "y_true - y_pred")
+        _check_loss(np.abs(t - p), f"|{truth.name} - {pred.name}|")
         if not (np.all(t == np.round(t)) and np.all(p == np.round(p))):
             return (t - p) ** 2
         return (t != p).astype(float)
