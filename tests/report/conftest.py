@@ -154,6 +154,9 @@ Array.from(document.querySelectorAll('.chart')).map(function (el) {
   var box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
   return {id: el.id, width: box.width, height: box.height,
           marks: svg ? svg.querySelectorAll('path, rect, line, text, circle').length : 0,
+          // Vega puts the spec's description on the element it draws into
+          label: (svg && svg.getAttribute('aria-label')) || el.getAttribute('aria-label')
+                 || (el.firstElementChild && el.firstElementChild.getAttribute('aria-label')),
           rendered: el.classList.contains('rendered')};
 })
 """

@@ -62,6 +62,7 @@ def _check_page(report, expected_charts: int) -> None:
         assert chart["width"] > 50, chart
         assert chart["height"] > 50, chart
         assert chart["marks"] > 10, chart
+        assert "The numbers are in the table below the chart" in (chart["label"] or ""), chart
 
 
 def test_compas_decision_report_in_chromium(browser, compas, tmp_path):

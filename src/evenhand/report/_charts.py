@@ -612,7 +612,8 @@ def threshold_figure(audit: Any, level: Level) -> Figure:
         y=alt.Y("group:N", title=None, sort=hist.labels),
         x=alt.X("rate_label:N", title=None, sort=list(rates.values()),
                 axis=alt.Axis(orient="top", labelAngle=0)),
-        text=alt.Text("value:Q", format=".3f"), color=color,
+        # dark text for contrast; the row label names the group
+        text=alt.Text("value:Q", format=".3f"), color=alt.value("#1b1b1b"),
     ).properties(width=alt.Step(150), height=alt.Step(16))
     # add_params would try to push the slider into the faceted layers; keep it top-level.
     chart = alt.VConcatChart(vconcat=[panel, readout], params=[slider.param])

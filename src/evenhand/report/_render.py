@@ -220,14 +220,18 @@ def _check_data(spec: Any, title: str) -> None:
             f"aggregates only (at most {MAX_INLINE_VALUES:,}). Aggregate the data first.")
 
 
-def chart_json(chart: Any, title: str = "chart", validate: bool = True) -> str:
+def chart_json(chart: Any, title: str = "chart", validate: bool = True,
+               description: str | None = None) -> str:
     """Return the chart's Vega-Lite specification as compact JSON, safe inside ``<script>``.
 
     ``validate=False`` skips altair's JSON-schema validation (for evenhand's own charts,
     whose specifications the test suite compiles; it is most of the time spent here).
+    ``description`` becomes the drawn SVG's accessible label.
     """
     spec = chart.to_dict(validate=validate) if hasattr(chart, "to_dict") else dict(chart)
     spec = _clean(spec)
+    if description and "description" not in spec:
+        spec["description"] = description  # becomes the SVG's aria-label
     _check_data(spec, title)
     text = json.dumps(spec, separators=(",", ":"), allow_nan=False)
     # "<" only occurs inside JSON strings, where \u003c means the same: no tag can start.
@@ -269,7 +273,9 @@ def _slug(text: str, taken: set[str]) -> str:
 
 def _fig(figure: Figure, taken: set[str]) -> _Fig:
     return _Fig(id=_slug(figure.name, taken), title=figure.title, caption=figure.caption,
-                spec=chart_json(figure.chart, figure.title, validate=False),
+                spec=chart_json(figure.chart, figure.title, validate=False,
+                                description=f"{figure.title}. {figure.caption} The numbers "
+                                            "are in the table below the chart."),
                 table=table_html(figure.table, caption=figure.title))
 
 
@@ -447,7 +453,7 @@ def _facts(audit: Any, source: str | None) -> list[tuple[str, str]]:
     rows = int(audit._overall.count[0])
     facts = [("Data", source or "not named"), ("Rows", f"{rows:,}"),
              ("Groups compared", "; ".join(f"{lv.by} ({len(lv.count)} groups)"
-                                           for lv in audit.levels)),
+                                           for lv in _charts.reading_order(audit))),
              ("Label", f"{c['y_true']} (positive = {c['pos_label']!r})")]
     if c["task"] == "binary":
         facts.append(("Decision", _decision_text(c)))
