@@ -164,6 +164,10 @@ def test_any_frame_library_gives_the_same_records(to):
     assert got == expected
 
 
+def test_empty_rows_give_no_records():
+    assert _explainer().explain(ROWS.iloc[:0]) == []
+
+
 def test_single_row_dict_and_id_column():
     row = ROWS.iloc[0].to_dict()
     row["case"] = "A-17"

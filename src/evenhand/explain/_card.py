@@ -76,8 +76,10 @@ _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _PAGE = _ENV.from_string(_TEMPLATE)
 _MAX_FACTORS = 10
 _RATE_WORDS = {
-    "fpr": "wrongly given a positive decision (false positive rate)",
-    "fnr": "wrongly given a negative decision (false negative rate)",
+    "fpr": "the share of people with a negative true outcome who were given a positive "
+    "decision (false positive rate)",
+    "fnr": "the share of people with a positive true outcome who were given a negative "
+    "decision (false negative rate)",
     "mae": "average size of the model's error",
     "mean_residual": "average of outcome minus prediction",
 }
@@ -167,7 +169,7 @@ def _contribution_sentence(d: dict[str, Any]) -> str:
     }[d["contribution_method"]]
     return (
         f"Effects are on the {d['contribution_scale']} scale ({how}) and add up to the "
-        f"difference between this score and a typical score of "
+        f"difference between this score and the average score of "
         f"{_num(d['contribution_baseline'])}."
     )
 

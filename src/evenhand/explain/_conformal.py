@@ -22,29 +22,103 @@ __all__ = ["GroupConformal", "encode_groups"]
 Task = Literal["classification", "regression"]
 
 
+_FEW_GROUPS = 64  # up to this many groups, matching labels beats sorting a million strings
+
+
+def _string_keys(values: np.ndarray) -> np.ndarray:
+    """64-bit FNV-1a-style hash of each fixed-width string: equal strings, equal keys.
+
+    Integer keys compare ten times faster than strings; callers verify the result
+    against the strings once, so a collision can cost time but never a wrong group.
+    """
+    width = values.dtype.itemsize // 4
+    chars = values.view(np.uint32).reshape(len(values), width)
+    key = np.full(len(values), 0xCBF29CE484222325, dtype=np.uint64)
+    for j in range(width):
+        key = (key ^ chars[:, j]) * np.uint64(0x100000001B3)  # wraps modulo 2**64
+    return key
+
+
+def _peel(
+    keys: np.ndarray, label_keys: np.ndarray | None
+) -> tuple[np.ndarray, list[int], np.ndarray] | None:
+    """Assign codes by matching one label at a time against the rows not yet matched.
+
+    With ``label_keys=None`` labels are discovered in order of first appearance
+    (``None`` is returned beyond ``_FEW_GROUPS``). Each pass compares only the remaining
+    rows. Returns ``(codes, first row of each label, rows left unmatched)``.
+    """
+    codes = np.full(len(keys), -1, dtype=np.intp)
+    index = np.arange(len(keys))
+    rest = keys
+    firsts: list[int] = []
+    todo = list(label_keys) if label_keys is not None else None
+    while len(rest):
+        if todo is not None:
+            if len(firsts) == len(todo):
+                break
+            label = todo[len(firsts)]
+        elif len(firsts) == _FEW_GROUPS:
+            return None
+        else:
+            label = rest[0]
+        hit = rest == label
+        codes[index[hit]] = len(firsts)
+        firsts.append(int(index[hit][0]) if hit.any() else -1)
+        index, rest = index[~hit], rest[~hit]
+    return codes, firsts, index
+
+
+def _discover(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each row's code (:func:`numpy.unique` if many)."""
+    peeled = _peel(_string_keys(values), None)
+    if peeled is not None:
+        codes, firsts, _ = peeled
+        labels = values[np.asarray(firsts, dtype=np.intp)]
+        if np.array_equal(values, labels[codes]):  # no hash collision
+            order = np.argsort(labels, kind="stable")
+            rank = np.empty(len(order), dtype=np.intp)
+            rank[order] = np.arange(len(order))
+            return labels[order], rank[codes]
+    labels, codes = np.unique(values, return_inverse=True)
+    return labels, codes.astype(np.intp).reshape(-1)
+
+
+def _match_known(values: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``values`` in ``known`` and the values that are not there."""
+    if len(known) <= _FEW_GROUPS:
+        peeled = _peel(_string_keys(values), _string_keys(known.astype(values.dtype)))
+        codes, _, left = peeled  # type: ignore[misc]
+        if len(left) or np.array_equal(values, known[codes]):
+            return codes, values[left]
+    codes = np.clip(np.searchsorted(known, values), 0, len(known) - 1)
+    return codes, values[known[codes] != values]
+
+
 def encode_groups(
     groups: np.ndarray, known: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(labels, codes)`` for ``groups``; with ``known`` labels, map onto those.
 
+    Labels are the sorted distinct values (as ``str``). With few groups (the usual case)
+    rows are matched by 64-bit keys of the strings, one label at a time against the rows
+    still unmatched, then checked against the strings once; with many groups it falls
+    back to sorting (:func:`numpy.unique`, :func:`numpy.searchsorted`).
     Raises :class:`EvenhandError` naming the values absent from ``known``: a group
     never seen at calibration has no calibrated quantile, so no guarantee can be given.
     """
-    values = np.asarray(groups).astype(str)
+    values = np.ascontiguousarray(np.asarray(groups).astype(str))
     if known is None:
-        labels, codes = np.unique(values, return_inverse=True)
-        return labels, codes.astype(np.intp)
-    pos = np.searchsorted(known, values)
-    pos = np.clip(pos, 0, max(len(known) - 1, 0))
-    found = known[pos] == values if len(known) else np.zeros(len(values), bool)
-    if not found.all():
-        unseen = sorted(set(values[~found].tolist()))
+        return _discover(values)
+    codes, unmatched = _match_known(values, known)
+    if len(unmatched):
+        unseen = sorted(set(unmatched.tolist()))
         raise EvenhandError(
             f"Group(s) {unseen[:5]!r} were not seen in the calibration data, so no "
             f"group-conditional guarantee can be given for them (calibrated groups: "
             f"{known[:10].tolist()!r}). Add rows from these groups to calibration_data."
         )
-    return known, pos.astype(np.intp)
+    return known, codes
 
 
 def _group_quantiles(
@@ -53,17 +127,19 @@ def _group_quantiles(
     """Per-group conformal quantile ``s_(k)`` with ``k = ceil((1 - alpha)(n_g + 1))``.
 
     Returns ``(quantiles, counts)``; where ``k > n_g`` the quantile is ``+inf`` (the
-    group is too small for a non-trivial set at this ``alpha``). One sort, no loop.
+    group is too small for a non-trivial set at this ``alpha``). Rows are grouped by one
+    integer sort of the codes, then each group's order statistic is a linear-time
+    :func:`numpy.partition`, not a full sort.
     """
     counts = np.bincount(codes, minlength=n_groups)
-    order = np.lexsort((scores, codes))
-    sorted_scores = scores[order]
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     k = np.ceil((1.0 - alpha) * (counts + 1) - 1e-12).astype(np.int64)
-    ok = (k <= counts) & (counts > 0)
-    idx = np.where(ok, starts + k - 1, 0)
-    quantiles = np.where(ok, sorted_scores[idx] if len(sorted_scores) else np.inf, np.inf)
-    return quantiles.astype(float), counts
+    grouped = scores[np.argsort(codes, kind="stable")]
+    ends = np.cumsum(counts)
+    quantiles = np.full(n_groups, np.inf)
+    for g in np.flatnonzero((k <= counts) & (counts > 0)):
+        part = grouped[ends[g] - counts[g] : ends[g]]
+        quantiles[g] = np.partition(part, k[g] - 1)[k[g] - 1]
+    return quantiles, counts
 
 
 class GroupConformal:

@@ -153,7 +153,6 @@ class DecisionExplainer:
     # -- calibration ---------------------------------------------------------------------
     def _fit(self, data: Any) -> None:
         self._check_params()
-        self._rng = np.random.default_rng(self.seed)
         self.sensitive_ = as_column_list(self.sensitive, "sensitive")
         if not self.sensitive_:
             raise EvenhandError("The 'sensitive' argument must name at least one column.")
@@ -281,7 +280,8 @@ class DecisionExplainer:
 
     def _fit_attributions(self, cols: Mapping[str, np.ndarray]) -> None:
         z = self._adapter.model_inputs(cols)
-        take = self._rng.choice(len(z), size=min(self.background_size, len(z)), replace=False)
+        rng = np.random.default_rng(self.seed)
+        take = rng.choice(len(z), size=min(self.background_size, len(z)), replace=False)
         self._background = z[np.sort(take)]
         self._z_mean = z.mean(axis=0)
         self.input_names_ = self._adapter.input_names()
@@ -420,20 +420,25 @@ class DecisionExplainer:
         Returns
         -------
         list of DecisionRecord
+            In row order. With a ``seed``, the same rows give the same records whatever
+            was explained before (each call starts a fresh generator from the seed).
         """
         cols, ids = self._row_columns(rows, id_column)
+        if len(ids) == 0:
+            return []
+        rng = np.random.default_rng(self.seed)
         groups = self._group_labels(cols)
         codes = self.conformal_.group_codes(groups)
         scores = self._adapter.score(cols)
         decisions = (scores >= self.threshold).astype(int)
         z = self._adapter.model_inputs(cols)
-        phi, se, baseline, scale = self._contributions(z)
+        phi, se, baseline, scale = self._contributions(z, rng)
         sets = self._confidence(scores, groups)
         mat = self._numeric_matrix(cols, self._numeric)
         if self._slopes is not None:
             recourses = self._linear_recourses(cols, mat, decisions)
         else:
-            recourses = [self._recourse(cols, mat, i, d) for i, d in enumerate(decisions)]
+            recourses = [self._recourse(cols, mat, i, d, rng) for i, d in enumerate(decisions)]
         return [
             self._record(i, ids, cols, z, groups, codes, scores, decisions, sets,
                          (phi, se, baseline, scale), recourses[i])
@@ -462,7 +467,7 @@ class DecisionExplainer:
         return cols, ids
 
     def _contributions(
-        self, z: np.ndarray
+        self, z: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, str]:
         n = len(z)
         if self.contribution_method_ == "linear-exact":
@@ -477,7 +482,7 @@ class DecisionExplainer:
             return phi, None, np.full(n, base), scale
         phi, se, base = attr.sampling_shapley(
             self._adapter.final_score, z, self._background,
-            n_permutations=self.n_permutations, rng=self._rng,
+            n_permutations=self.n_permutations, rng=rng,
         )
         return phi, se, base, scale
 
@@ -487,7 +492,8 @@ class DecisionExplainer:
         return self.conformal_.predict(scores, groups)
 
     def _recourse(
-        self, cols: Mapping[str, np.ndarray], mat: np.ndarray, i: int, decision: int
+        self, cols: Mapping[str, np.ndarray], mat: np.ndarray, i: int, decision: int,
+        rng: np.random.Generator,
     ) -> tuple[np.ndarray | None, float | None]:
         """Return ``(new raw values, verified score)``, or ``(None, None)`` if none flips."""
         x = mat[i]
@@ -496,7 +502,7 @@ class DecisionExplainer:
             score = self._score_candidates(cols, i, candidates)
             return (score >= self.threshold).astype(int) != decision
 
-        delta = search_recourse(x, flips, self._space, self._rng)
+        delta = search_recourse(x, flips, self._space, rng)
         if delta is None:
             return None, None
         new = self._snap(x, (x + delta)[None, :])[0]

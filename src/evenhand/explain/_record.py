@@ -81,8 +81,10 @@ def jsonable(value: Any) -> Any:
         value = float(value)
         return value if math.isfinite(value) else None
     if isinstance(value, np.generic):
-        return value.item()
-    return value
+        return jsonable(value.item())
+    if value is None or isinstance(value, str | int):
+        return value
+    return str(value)  # dates, decimals and other objects: their text form
 
 
 @dataclass(frozen=True)
