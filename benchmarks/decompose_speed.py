@@ -9,6 +9,7 @@ extrapolated linearly (said so in the output). Timings on a shared 2-core machin
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 import tracemalloc
@@ -85,7 +86,10 @@ def main() -> None:
 
     eh.decompose(make_data(2000), outcome="y", group="g", factors=FACTORS, n_boot=2)  # warm-up
     kw = {"outcome": "y", "group": "g", "factors": FACTORS, "groups": (0, 1)}
-    print(f"rows={n:,}  regressors=10  bootstrap replicates={reps}")
+    print(
+        f"rows={n:,}  regressors=10  bootstrap replicates={reps}  "
+        f"load average before start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
 
     model, t_sm_build = timed(lambda: statsmodels_model(df))
     sm_two, t_sm = timed(lambda: model.two_fold(two_fold_type="pooled"))

@@ -12,10 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import narwhals.stable.v2 as nw
 import numpy as np
+import polars as pl
 
 from evenhand._errors import EvenhandError, did_you_mean
-from evenhand._frame import collect_numpy, from_any
+from evenhand._frame import from_any
 
 __all__ = ["INTERCEPT", "Categorical", "Design", "build_design"]
 
@@ -88,18 +90,34 @@ def _check_factors(
     return out
 
 
-def _missing(a: np.ndarray) -> np.ndarray:
-    if a.dtype.kind == "f":
-        return np.isnan(a)
-    if a.dtype.kind == "O":
-        return np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in a])
-    return np.zeros(a.shape[0], dtype=bool)
+def _collect(data: Any, columns: list[str]) -> pl.DataFrame:
+    """Select ``columns`` with the input's engine and return them as one polars frame."""
+    selected = from_any(data).select(*columns)
+    if isinstance(selected, nw.LazyFrame):
+        selected = selected.collect(backend="polars")
+    return selected.to_polars()
+
+
+def _drop_missing(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Drop rows with a null (or a NaN in a float column) in any column."""
+    missing = pl.any_horizontal(
+        [
+            pl.col(c).is_null() | pl.col(c).is_nan() if dt.is_float() else pl.col(c).is_null()
+            for c, dt in frame.schema.items()
+        ]
+    )
+    keep = frame.filter(~missing)
+    return keep, frame.height - keep.height
+
+
+def _is_categorical(s: pl.Series) -> bool:
+    return s.dtype in (pl.String, pl.Categorical, pl.Object) or isinstance(s.dtype, pl.Enum)
 
 
 def _resolve_groups(
-    g: np.ndarray, group: str, groups: Sequence[Any] | None, reference: Any
+    g: pl.Series, group: str, groups: Sequence[Any] | None, reference: Any
 ) -> tuple[Any, Any]:
-    values = sorted(np.unique(g).tolist(), key=lambda v: (str(type(v)), v))
+    values = sorted(g.unique().to_list(), key=lambda v: (str(type(v)), v))
     if len(values) != 2:
         raise EvenhandError(
             f"Column {group!r} (given as group) must have exactly two distinct values to "
@@ -122,13 +140,19 @@ def _resolve_groups(
 
 
 def _encode_column(
-    a: np.ndarray, col: str, factor: str, in_b: np.ndarray, groups: tuple[Any, Any], start: int
+    a: pl.Series, col: str, factor: str, in_b: np.ndarray, groups: tuple[Any, Any], start: int
 ) -> tuple[np.ndarray, list[Any], Categorical | None]:
     """Return the design columns of one input column, their level labels, and its categorical."""
-    if a.dtype.kind in "biuf":
-        return a.astype(float)[:, None], [None], None
-    levels = sorted(np.unique(a.astype(str)).tolist())
-    codes = np.searchsorted(levels, a.astype(str))
+    if a.dtype.is_numeric() or a.dtype == pl.Boolean:
+        return a.cast(pl.Float64).to_numpy()[:, None], [None], None
+    if not _is_categorical(a):
+        raise EvenhandError(
+            f"Column {col!r} (factor group {factor!r}) has dtype {a.dtype}; use numeric, "
+            "boolean, string or categorical columns (convert dates to numbers first)."
+        )
+    text = a.cast(pl.String)
+    levels = text.unique().sort().to_list()
+    codes = (text.rank("dense") - 1).to_numpy()
     for code, level in enumerate(levels):
         present = [np.any(codes[~in_b] == code), np.any(codes[in_b] == code)]
         if not all(present):
@@ -202,28 +226,24 @@ def build_design(
     used = [outcome, group, *(c for cols in fac.values() for c in cols)]
     if weights is not None:
         used.append(weights)
-    arrays = collect_numpy(data, list(dict.fromkeys(used)))
-    drop = np.zeros(len(arrays[outcome]), dtype=bool)
-    for a in arrays.values():
-        drop |= _missing(a)
-    arrays = {k: v[~drop] for k, v in arrays.items()}
-    if arrays[outcome].dtype.kind not in "biuf":
+    arrays, n_dropped = _drop_missing(_collect(data, list(dict.fromkeys(used))))
+    y = arrays[outcome]
+    if not (y.dtype.is_numeric() or y.dtype == pl.Boolean):
         raise EvenhandError(
-            f"The outcome column {outcome!r} must be numeric or boolean; got values of type "
-            f"{arrays[outcome].dtype!s} (e.g. {arrays[outcome][:1]!r})."
+            f"The outcome column {outcome!r} must be numeric or boolean; got dtype {y.dtype} "
+            f"(e.g. {y.head(1).to_list()!r})."
         )
-    g = arrays[group]
-    pair = _resolve_groups(g, group, groups, reference)
-    in_b = g == pair[1]
+    pair = _resolve_groups(arrays[group], group, groups, reference)
+    in_b = (arrays[group] == pair[1]).to_numpy()
     w = None
     if weights is not None:
-        w = arrays[weights].astype(float)
+        w = arrays[weights].cast(pl.Float64).to_numpy()
         if np.any(w < 0) or not np.all(np.isfinite(w)):
             raise EvenhandError(
                 f"The weights column {weights!r} must hold finite non-negative numbers; got "
                 f"minimum {np.min(w)!r}."
             )
-    blocks = [np.ones((len(g), 1))]
+    blocks = [np.ones((arrays.height, 1))]
     columns, levels, factor_of = [INTERCEPT], [None], [INTERCEPT]
     cats: list[Categorical] = []
     units: list[tuple[str, str, tuple[int, ...]]] = []
@@ -240,7 +260,7 @@ def build_design(
                 cats.append(cat)
     design = Design(
         z=np.hstack(blocks),
-        y=arrays[outcome].astype(float),
+        y=y.cast(pl.Float64).to_numpy(),
         w=w,
         in_b=in_b,
         groups=pair,
@@ -250,7 +270,7 @@ def build_design(
         categoricals=cats,
         units=units,
         factor_names=list(fac),
-        n_dropped=int(drop.sum()),
+        n_dropped=n_dropped,
         group_sizes=(int((~in_b).sum()), int(in_b.sum())),
     )
     _check_variation(design, outcome, group)

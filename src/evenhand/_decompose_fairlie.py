@@ -30,13 +30,20 @@ def _cdf(link: str, eta: np.ndarray) -> np.ndarray:
     return expit(eta) if link == "logit" else ndtr(eta)
 
 
-def fit_binary(z: np.ndarray, y: np.ndarray, w: np.ndarray | None, link: str) -> np.ndarray:
+def fit_binary(
+    z: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    link: str,
+    start: np.ndarray | None = None,
+) -> np.ndarray:
     """Maximum-likelihood logit/probit coefficients by Fisher scoring (IRLS).
 
+    ``start`` (e.g. the full-sample fit, for a bootstrap replicate) saves iterations.
     Raises ``_NoConvergence`` when the coefficients diverge (perfect separation).
     """
     w = np.ones(y.shape[0]) if w is None else w
-    beta = np.zeros(z.shape[1])
+    beta = np.zeros(z.shape[1]) if start is None else start.copy()
     for _ in range(_MAX_ITER):
         eta = z @ beta
         mu = np.clip(_cdf(link, eta), 1e-12, 1 - 1e-12)
@@ -57,44 +64,36 @@ def fit_binary(z: np.ndarray, y: np.ndarray, w: np.ndarray | None, link: str) ->
 
 
 def _reference_fit(
-    z: np.ndarray, y: np.ndarray, w: np.ndarray | None, in_b: np.ndarray, ref: Any, link: str
+    z: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    in_b: np.ndarray,
+    ref: Any,
+    link: str,
+    start: np.ndarray | None,
 ) -> np.ndarray:
-    """Coefficients ``β*`` (without a group indicator) for the reference spec."""
+    """Return the fitted parameters for the reference spec (Jann's end with the indicator's)."""
     if ref == "neumark":
-        return fit_binary(z, y, w, link)
+        return fit_binary(z, y, w, link, start)
     if ref == "jann":
         zz = np.hstack([z, in_b[:, None].astype(float)])
-        return fit_binary(zz, y, w, link)[:-1]
+        return fit_binary(zz, y, w, link, start)
     rows = ~in_b if ref[1] == 1.0 else in_b
-    return fit_binary(z[rows], y[rows], None if w is None else w[rows], link)
+    return fit_binary(z[rows], y[rows], None if w is None else w[rows], link, start)
 
 
 def _wmean(x: np.ndarray, w: np.ndarray | None) -> float:
     return float(np.mean(x)) if w is None else float(np.average(x, weights=w))
 
 
-def _paired_samples(
-    za: np.ndarray,
-    zb: np.ndarray,
-    wa: np.ndarray | None,
-    wb: np.ndarray | None,
-    beta: np.ndarray,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Subsample the larger group to the smaller's size, then pair rows by rank of ``xβ*``."""
-    swap = za.shape[0] > zb.shape[0]
-    small, large = (zb, za) if swap else (za, zb)
-    w_small, w_large = (wb, wa) if swap else (wa, wb)
-    if w_large is None:
-        pick = rng.choice(large.shape[0], size=small.shape[0], replace=False)
-    else:
-        pick = rng.choice(large.shape[0], size=small.shape[0], p=w_large / w_large.sum())
-    sub = large[pick]
-    small_sorted = np.argsort(small @ beta, kind="stable")
-    sub_sorted = np.argsort(sub @ beta, kind="stable")
-    s, l_ = small[small_sorted], sub[sub_sorted]
-    ws = None if w_small is None else w_small[small_sorted]
-    return (l_, s, ws) if swap else (s, l_, ws)
+def _sorted_sample(n: int, k: int, w: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """``k`` of ``n`` positions in increasing order: without replacement, or ∝ ``w`` with."""
+    if w is None:
+        mask = np.zeros(n, dtype=bool)
+        mask[rng.permutation(n)[:k]] = True
+        return np.flatnonzero(mask)
+    counts = rng.multinomial(k, w / w.sum())
+    return np.repeat(np.arange(n), counts)
 
 
 def _detail(
@@ -108,18 +107,35 @@ def _detail(
     link: str,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Mean contribution of each unit over ``n_orders`` random orders and subsamples."""
+    """Mean contribution of each unit over ``n_orders`` random orders and subsamples.
+
+    Each draw subsamples the larger group to the smaller's size and pairs rows by rank of
+    ``xβ*``; both groups are sorted by ``xβ*`` once, so a subsample in position order is
+    already sorted.
+    """
+    swap = za.shape[0] > zb.shape[0]
+    small, large = (zb, za) if swap else (za, zb)
+    w_small, w_large = (wb, wa) if swap else (wa, wb)
+    order_s = np.argsort(small @ beta, kind="stable")
+    order_l = np.argsort(large @ beta, kind="stable")
+    small, large = small[order_s], large[order_l]
+    pw = None if w_small is None else w_small[order_s]
+    w_large = None if w_large is None else w_large[order_l]
+    # columns grouped by unit, so per-unit sums are one reduceat (small matrix products would
+    # go through multithreaded BLAS, which is slow for shapes this thin)
+    by_unit = np.concatenate([np.asarray(cols, dtype=np.intp) for cols in units])
+    unit_start = np.cumsum([0] + [len(cols) for cols in units[:-1]])
     total = np.zeros(len(units))
     for _ in range(n_orders):
-        pa, pb, pw = _paired_samples(za, zb, wa, wb, beta, rng)
-        eta = pa @ beta
-        f_cur = _cdf(link, eta)
-        for u in rng.permutation(len(units)):
-            cols = list(units[u])
-            eta = eta + (pb[:, cols] - pa[:, cols]) @ beta[cols]
-            f_new = _cdf(link, eta)
-            total[u] += _wmean(f_cur - f_new, pw)
-            f_cur = f_new
+        sub = large[_sorted_sample(large.shape[0], small.shape[0], w_large, rng)]
+        pa, pb = (sub, small) if swap else (small, sub)
+        # change of xβ* when a unit switches from A's to B's values
+        step = np.add.reduceat(((pb - pa) * beta)[:, by_unit], unit_start, axis=1)
+        perm = rng.permutation(len(units))
+        eta = (pa @ beta)[:, None] + np.cumsum(step[:, perm], axis=1)
+        f = _cdf(link, np.concatenate([(pa @ beta)[:, None], eta], axis=1))
+        drop = f[:, :-1] - f[:, 1:]  # (rows, units in the drawn order)
+        total[perm] += drop.mean(axis=0) if pw is None else pw @ drop / pw.sum()
     return total / n_orders
 
 
@@ -132,17 +148,21 @@ def _estimate(
     factor_agg: np.ndarray,
     n_orders: int,
     rng: np.random.Generator,
-) -> np.ndarray:
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the estimate vector and the fitted parameters (a start for replicates)."""
     z, y, in_b = design.z[rows], design.y[rows], design.in_b[rows]
     w = None if design.w is None else design.w[rows]
-    beta = _reference_fit(z, y, w, in_b, ref, link)
+    params = _reference_fit(z, y, w, in_b, ref, link, start)
+    beta = params[: z.shape[1]]
     wa, wb = (None, None) if w is None else (w[~in_b], w[in_b])
     ya, yb = _wmean(y[~in_b], wa), _wmean(y[in_b], wb)
     explained = _wmean(_cdf(link, z[~in_b] @ beta), wa) - _wmean(_cdf(link, z[in_b] @ beta), wb)
     detail = _detail(z[~in_b], z[in_b], wa, wb, beta, units, n_orders, link, rng)
-    return np.concatenate(
+    value = np.concatenate(
         [[ya, yb, ya - yb, explained], factor_agg @ detail, detail, [ya - yb - explained]]
     )
+    return value, params
 
 
 def fairlie(
@@ -180,7 +200,9 @@ def fairlie(
     )
     everything = np.arange(design.y.shape[0])
     try:
-        value = _estimate(design, everything, reference, link, units, factor_agg, n_orders, rng)
+        value, params = _estimate(
+            design, everything, reference, link, units, factor_agg, n_orders, rng
+        )
     except _NoConvergence as exc:
         raise EvenhandError(
             f"The {link} model of method='fairlie' did not converge (coefficients diverge, "
@@ -202,7 +224,8 @@ def fairlie(
                     factor_agg,
                     min(n_orders, _BOOT_ORDERS),
                     rng,
-                )
+                    start=params,
+                )[0]
             except _NoConvergence:
                 continue
         boot = boot[np.all(np.isfinite(boot), axis=1)]
