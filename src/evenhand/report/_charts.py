@@ -369,7 +369,9 @@ def tradeoff_figure(audit: Any, level: Level) -> Figure:
     alt = _alt()
     store: dict[str, list] = {}
     mgs = audit.config["min_group_size"]
-    rows = tradeoff_rows(level, mgs).filter(~pl.col("small"))
+    rows = tradeoff_rows(level, mgs)
+    if rows.filter(~pl.col("small")).height >= 2:  # else draw the small groups, as such
+        rows = rows.filter(~pl.col("small"))
     if rows.height > len(PALETTE):
         rows = rows.sort("count", descending=True).head(len(PALETTE))
     ppv = float(audit._overall.value[audit._overall.index("ppv"), 0])
