@@ -117,8 +117,8 @@ def allocate(
     ci : float, default 0.95
         Level of those intervals.
     method : {"auto", "quota", "milp"}
-        ``"quota"``: the exact sort-based method (head-count capacity; parity, proportional,
-        shares, binary-need equal opportunity, max_min — not parity or max_min combined with
+        ``"quota"``: the exact sort-based method (head-count capacity; every rule, except
+        equal opportunity with continuous need and max_min or equal opportunity combined with
         share bounds); ``"milp"``: the mixed-integer programme by HiGHS (any rule, any
         capacity; practical up to about 10⁴ people); ``"auto"``: quota when it applies.
         Both are exact.
@@ -213,7 +213,7 @@ def _solve(prob: Problem, rule: Rule, method: str, time_limit: float | None) -> 
         raise EvenhandError(
             f"method='quota' cannot solve rule {rule.name!r} here: it needs a head-count "
             "capacity (no cost), a 0/1 need for equal_opportunity, and no share bounds with "
-            "parity, equal_opportunity or max_min. Use method='auto' or 'milp'."
+            "equal_opportunity or max_min. Use method='auto' or 'milp'."
         )
     if use_quota:
         res = solve_quota(prob, rule)

@@ -32,7 +32,7 @@ def allocation_chart(result: Any) -> Any:
             else result.compare_by_group()
     frame = frame.with_columns(label.alias("group_label")).select(
         "rule", "group_label", "served", "rate", "benefit")
-    rates = alt.Chart(frame.to_dicts()).mark_bar().encode(
+    rates = alt.Chart(alt.Data(values=frame.to_dicts())).mark_bar().encode(
         x=alt.X("group_label:N", title=" & ".join(groups)),
         xOffset=alt.XOffset("rule:N"),
         y=alt.Y("rate:Q", title="service rate", axis=alt.Axis(format="%")),
@@ -43,7 +43,8 @@ def allocation_chart(result: Any) -> Any:
     if result._compare is None:
         return rates
     table = result._compare_frame().filter(pl.col("total_benefit").is_not_null())
-    totals = alt.Chart(table.select("rule", "total_benefit", "price_of_fairness").to_dicts())
+    totals = alt.Chart(alt.Data(values=table.select("rule", "total_benefit",
+                                                      "price_of_fairness").to_dicts()))
     totals = totals.mark_bar().encode(
         x=alt.X("rule:N", title="rule", sort=None),
         y=alt.Y("total_benefit:Q", title="total benefit"),

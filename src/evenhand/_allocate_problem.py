@@ -142,6 +142,11 @@ def build_problem(
     if not groups:
         raise EvenhandError("Pass group=<column or list of columns> to allocate.")
     draws = as_column_list(benefit_draws, "benefit_draws")
+    if benefit_se is not None and draws:
+        raise EvenhandError(
+            "Pass either benefit_se (a standard error per person) or benefit_draws (columns of "
+            "draws), not both; got both."
+        )
     roles = {"benefit": [benefit], "group": groups, "cost": as_column_list(cost, "cost"),
              "need": as_column_list(need, "need"),
              "benefit_se": as_column_list(benefit_se, "benefit_se"), "benefit_draws": draws}
@@ -184,12 +189,12 @@ def _numeric(table: pl.DataFrame, col: str, role: str, *, nonnegative: bool = Fa
         first = int(np.flatnonzero(bad)[0])
         raise EvenhandError(
             f"The {role} column {col!r} has {int(bad.sum())} missing or infinite values "
-            f"(first at row {first}: got {values[first]!r}). Fill or drop those rows first."
+            f"(first at row {first}: got {float(values[first])!r}). Fill or drop those rows first."
         )
     if nonnegative and (values < 0).any():
         first = int(np.flatnonzero(values < 0)[0])
         raise EvenhandError(
-            f"The {role} column {col!r} must be non-negative; got {values[first]!r} at row "
+            f"The {role} column {col!r} must be non-negative; got {float(values[first])!r} at row "
             f"{first}. Fix or drop the negative values."
         )
     return values
@@ -280,7 +285,8 @@ def _check_share_bounds(prob: Problem) -> None:
     if bad.size:
         label = _labels(prob.keys)[bad[0]]
         raise EvenhandError(
-            f"Group {label!r} has min_share {low[bad[0]]!r} > max_share {high[bad[0]]!r}. "
+            f"Group {label!r} has min_share {float(low[bad[0]])!r} > max_share "
+            f"{float(high[bad[0]])!r}. "
             "Make min_share at most max_share."
         )
 

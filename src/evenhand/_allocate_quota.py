@@ -22,11 +22,12 @@ for some constrained cell ``h`` and integer ``j``, and then ``k`` lies in the bo
 So the optimum is the best box value over the finite candidates ``r = j/N_h`` (``r ≤
 capacity/ΣN_c``). *Proportional and share bounds*: for a total ``S`` the box is
 ``⌈(m_c − ε) S⌉ ≤ k_c ≤ ⌊(M_c + ε) S⌋`` with ``Σ k_c = S``; candidates are ``S = 0..capacity``.
+Parity together with share bounds intersects both boxes over the pairs ``(r, S)``.
 The candidates are searched by best-first branch and bound: a range of consecutive candidates
-is bounded above by the box that contains all of theirs (lower bound from the first, upper from
-the last), so a range whose bound cannot beat the best leaf is skipped and the first leaf
-popped is optimal. *max_min*: the largest feasible worst-group mean ``z*`` is found by
-bisection on the minimal counts ``k_c(z) = min{k : P_c(k) ≥ z N_c}`` (feasible iff
+(per parameter) is bounded above by the box that contains all of theirs (lower bound from the
+first, upper from the last), so a range whose bound cannot beat the best leaf is skipped and
+the first leaf popped is optimal. *max_min*: the largest feasible worst-group mean ``z*`` is
+found by bisection on the minimal counts ``k_c(z) = min{k : P_c(k) ≥ z N_c}`` (feasible iff
 ``Σ k_c(z) ≤ capacity``), then a box step with those lower bounds maximises total benefit.
 """
 
@@ -138,27 +139,45 @@ def box_greedy(cells: SortedCells, box: Box) -> np.ndarray | None:
     return pos_end + _top_counts(cells, pos_end, up, e - n_pos)
 
 
-def _branch_and_bound(n_cand: int, box_of: Callable[[int, int], Box | None],
-                      cells: SortedCells) -> np.ndarray | None:
-    """Best-first search over candidates ``0..n_cand-1`` (see the module docstring)."""
-    def node(i: int, j: int) -> tuple[float, int, int, np.ndarray] | None:
-        box = box_of(i, j)
-        k = None if box is None else box_greedy(cells, box)
-        return None if k is None else (-cells.value(k), i, j, k)
+Ranges = tuple[tuple[int, int], ...]
 
-    heap: list[tuple[float, int, int, np.ndarray]] = []
-    root = node(0, n_cand - 1)
+
+def _branch_and_bound(dims: list[int], box_of: Callable[[Ranges], Box | None],
+                      cells: SortedCells) -> np.ndarray | None:
+    """Best-first search over the grid of candidates (see the module docstring).
+
+    A node is one range of candidate indices per dimension; its bound is the box containing
+    the boxes of all its candidates. The widest range is halved; the first single-candidate
+    node popped has a value at least every other node's bound, so it is optimal.
+    """
+    def node(ranges: Ranges) -> tuple[float, Ranges, np.ndarray] | None:
+        box = box_of(ranges)
+        k = None if box is None else box_greedy(cells, box)
+        return None if k is None else (-cells.value(k), ranges, k)
+
+    heap: list[tuple[float, Ranges, np.ndarray]] = []
+    root = node(tuple((0, d - 1) for d in dims))
     if root is not None:
         heap.append(root)
     while heap:
-        _, i, j, k = heapq.heappop(heap)
-        if i == j:
+        _, ranges, k = heapq.heappop(heap)
+        widths = [j - i for i, j in ranges]
+        d = int(np.argmax(widths))
+        if widths[d] == 0:
             return k
+        i, j = ranges[d]
         mid = (i + j) // 2
-        for child in (node(i, mid), node(mid + 1, j)):
+        for half in ((i, mid), (mid + 1, j)):
+            child = node((*ranges[:d], half, *ranges[d + 1:]))
             if child is not None:
                 heapq.heappush(heap, child)
     return None
+
+
+def _intersect(boxes: list[Box]) -> Box:
+    low = np.max([b[0] for b in boxes], axis=0)
+    up = np.min([b[1] for b in boxes], axis=0)
+    return low, up, max(b[2] for b in boxes), min(b[3] for b in boxes)
 
 
 class QuotaResult:
@@ -173,30 +192,34 @@ def quota_applicable(prob: Problem, rule: Rule) -> bool:
     """Whether ``rule`` on ``prob`` reduces to quotas the sort-based solver handles exactly."""
     if not prob.head_count:
         return False
-    shares = prob.share_bounds(rule) is not None and prob.has_shares and rule.shares
-    if rule.name in ("parity", "max_min"):
-        return not shares
-    if rule.name == "equal_opportunity":
-        return not shares and prob.need_binary()
+    shares = prob.has_shares and rule.shares
+    if rule.name in ("max_min", "equal_opportunity"):
+        return not shares and (rule.name == "max_min" or prob.need_binary())
     return True
 
 
 def solve_quota(prob: Problem, rule: Rule) -> QuotaResult | None:
-    """Exact optimum of ``rule`` (``None`` if only serving nobody satisfies it)."""
+    """Exact optimum of ``rule`` (``None`` if no allocation satisfies it)."""
     cap = int(prob.capacity)
-    if rule.name in ("parity", "equal_opportunity"):
+    if rule.name == "equal_opportunity":
         cell, constrained = _cells(prob, rule)
         cells = SortedCells(prob.benefit, cell, len(constrained))
-        k = _parity(cells, constrained, rule.tolerance, cap)
+        k = _search(cells, [_parity_boxes(cells, constrained, rule.tolerance, cap)], cap)
         return None if k is None else QuotaResult(cells.selection(k))
     cells = SortedCells(prob.benefit, prob.codes, prob.n_groups)
     if rule.name == "max_min":
         return _max_min(cells, prob.sizes, rule.tolerance, cap)
+    families = []
+    if rule.name == "parity":
+        families.append(_parity_boxes(cells, np.ones(prob.n_groups, dtype=bool),
+                                      rule.tolerance, cap))
     bounds = prob.share_bounds(rule)
-    if bounds is None:
+    if bounds is not None:
+        families.append(_share_boxes(cells, bounds[0], bounds[1], cap))
+    if not families:
         k = box_greedy(cells, (np.zeros(prob.n_groups, np.int64), cells.size, 0, cap))
     else:
-        k = _shares(cells, bounds[0], bounds[1], cap)
+        k = _search(cells, families, cap)
     return None if k is None else QuotaResult(cells.selection(k))
 
 
@@ -212,7 +235,9 @@ def _cells(prob: Problem, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
     return cell, constrained
 
 
-def _parity(cells: SortedCells, con: np.ndarray, tol: float, cap: int) -> np.ndarray | None:
+def _parity_boxes(cells: SortedCells, con: np.ndarray, tol: float,
+                  cap: int) -> tuple[int, Callable[[int, int], Box]]:
+    """Candidate minimum rates ``j/N_h`` and the box of a range of them."""
     n_con = cells.size[con]
     r_max = min(1.0, cap / n_con.sum())
     # candidate minimum rates j/N_h as exact (j, N_h) pairs, sorted by value, deduplicated
@@ -232,11 +257,12 @@ def _parity(cells: SortedCells, con: np.ndarray, tol: float, cap: int) -> np.nda
         up[con] = np.floor((rate[j] + tol + EPS) * size[con]).astype(np.int64)
         return low, up, 0, cap
 
-    return _branch_and_bound(len(rate), box_of, cells)
+    return len(rate), box_of
 
 
-def _shares(cells: SortedCells, low_s: np.ndarray, high_s: np.ndarray,
-            cap: int) -> np.ndarray | None:
+def _share_boxes(cells: SortedCells, low_s: np.ndarray, high_s: np.ndarray,
+                 cap: int) -> tuple[int, Callable[[int, int], Box]]:
+    """Candidate totals ``S = 0..capacity`` and the box of a range of them."""
     cap = min(cap, int(cells.size.sum()))
 
     def box_of(i: int, j: int) -> Box:
@@ -244,7 +270,20 @@ def _shares(cells: SortedCells, low_s: np.ndarray, high_s: np.ndarray,
         up = np.floor((high_s + EPS) * j).astype(np.int64)
         return low, up, i, j
 
-    return _branch_and_bound(cap + 1, box_of, cells)
+    return cap + 1, box_of
+
+
+def _search(cells: SortedCells, families: list[tuple[int, Callable[[int, int], Box]]],
+            cap: int) -> np.ndarray | None:
+    """Exact optimum over the product of candidate families (parity, shares or both)."""
+    dims = [n for n, _ in families]
+    zero = np.zeros_like(cells.size)
+
+    def box_of(ranges: Ranges) -> Box:
+        boxes = [fn(i, j) for (i, j), (_, fn) in zip(ranges, families, strict=True)]
+        return _intersect([*boxes, (zero, cells.size, 0, cap)])
+
+    return _branch_and_bound(dims, box_of, cells)
 
 
 def _max_min(cells: SortedCells, sizes: np.ndarray, tol: float, cap: int) -> QuotaResult:
