@@ -67,12 +67,16 @@ def _exact_result(res: dict[str, Any], base: np.ndarray, method: str) -> dict[st
 
 
 def _ensemble_result(scorer, tm, X, domains, index, base, budget, seed) -> dict[str, Any]:
-    outer = tree_bounds(tm, X, domains, index)
     inner = search_bounds(scorer, domains, base, budget=budget, seed=seed, tm=tm, index=index)
     complete = inner["complete"]
-    # where every cell of the box was scored, the search result is the exact range
-    low = np.where(complete, inner["low"], np.minimum(outer["low"], inner["low"]))
-    high = np.where(complete, inner["high"], np.maximum(outer["high"], inner["high"]))
+    # where every cell of the box was scored, the search result is the exact range; the
+    # per-tree outer bound is needed only for the other rows
+    low, high = inner["low"].copy(), inner["high"].copy()
+    rest = np.flatnonzero(~complete)
+    if rest.size:
+        outer = tree_bounds(tm, X[rest], {k: d.take(rest) for k, d in domains.items()}, index)
+        low[rest] = np.minimum(outer["low"], low[rest])
+        high[rest] = np.maximum(outer["high"], high[rest])
     return dict(low=low, high=high, low_inner=inner["low"], high_inner=inner["high"],
                 arg_low=inner["arg_low"], arg_high=inner["arg_high"], exact=complete,
                 method="tree ensemble (sound outer bound + search)", guaranteed=True)

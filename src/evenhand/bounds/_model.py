@@ -9,7 +9,7 @@ import numpy as np
 
 from evenhand._errors import EvenhandError
 
-__all__ = ["Scorer", "model_features"]
+__all__ = ["Scorer", "model_features", "named_frame"]
 
 # Rows per model call: large enough to amortise call overhead, small enough for memory.
 CHUNK_ROWS = 262_144
@@ -83,7 +83,7 @@ class Scorer:
                 base = self.columns[f]
                 cols[f] = base if rows is None else base[rows]
         if self.named:
-            return _named_frame(cols)
+            return named_frame(cols)
         arrays = list(cols.values())
         if all(a.dtype.kind in "biuf" for a in arrays):
             return np.column_stack([a.astype(float) for a in arrays])
@@ -129,7 +129,8 @@ class Scorer:
         return np.concatenate(parts)
 
 
-def _named_frame(cols: Mapping[str, np.ndarray]) -> Any:
+def named_frame(cols: Mapping[str, np.ndarray]) -> Any:
+    """Return a pandas DataFrame of ``cols`` (polars when pandas is absent)."""
     try:
         import pandas as pd
     except ImportError:  # scikit-learn also reads polars frames by column name

@@ -13,7 +13,7 @@ Missing recorded values stay missing (the range does not apply to them).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,11 @@ class Domain:
     def numeric(self) -> bool:
         """Whether the feature's values are numbers."""
         return _is_numeric(self.x)
+
+    def take(self, rows: np.ndarray) -> Domain:
+        """Return the domain restricted to ``rows``."""
+        mask = None if self.mask is None else self.mask[rows]
+        return replace(self, x=self.x[rows], lo=self.lo[rows], hi=self.hi[rows], mask=mask)
 
     def allowed(self) -> np.ndarray:
         """Return the ``(n, k)`` boolean matrix of allowed set values (sets only)."""

@@ -174,7 +174,7 @@ def search_bounds(
     combination of complete candidate lists was scored: exact for tree models).
     """
     rows = np.arange(scorer.n) if rows is None else rows
-    doms = {k: _subset(d, rows) for k, d in domains.items()}
+    doms = {k: d.take(rows) for k, d in domains.items()}
     x_point = {k: d.x for k, d in doms.items()}
     best = _Best(base_score[rows], x_point)
     complete = np.zeros(rows.shape[0], dtype=bool)
@@ -206,10 +206,3 @@ def _result(best: _Best, complete: np.ndarray) -> dict[str, Any]:
         "arg_high": best.arg_high,
         "complete": complete,
     }
-
-
-def _subset(dom: Domain, rows: np.ndarray) -> Domain:
-    mask = None if dom.mask is None else dom.mask[rows]
-    return Domain(
-        dom.name, dom.kind, dom.x[rows], dom.lo[rows], dom.hi[rows], dom.spec, dom.values, mask
-    )

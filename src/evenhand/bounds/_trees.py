@@ -18,7 +18,8 @@ the leaf's full interval.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,34 @@ class FlatTree:
     value: np.ndarray
     missing_left: np.ndarray
 
+    @functools.cached_property
+    def parent_depth(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each node's parent (``-1`` at the root) and depth."""
+        n_nodes = self.feature.shape[0]
+        parent = np.full(n_nodes, -1, dtype=np.intp)
+        depth = np.zeros(n_nodes, dtype=np.intp)
+        frontier = np.array([0])
+        while frontier.size:
+            inner = frontier[self.feature[frontier] >= 0]
+            for child in (self.left[inner], self.right[inner]):
+                parent[child] = inner
+                depth[child] = depth[inner] + 1
+            frontier = np.concatenate([self.left[inner], self.right[inner]])
+        return parent, depth
+
+    def common_ancestor(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Return the deepest node above both ``a[i]`` and ``b[i]``, row by row."""
+        parent, depth = self.parent_depth
+        a, b = a.copy(), b.copy()
+        while True:
+            differ = a != b
+            if not differ.any():
+                return a
+            up_a = differ & (depth[a] >= depth[b])
+            up_b = differ & (depth[b] >= depth[a])
+            a[up_a] = parent[a[up_a]]
+            b[up_b] = parent[b[up_b]]
+
 
 @dataclass(frozen=True)
 class TreeModel:
@@ -58,6 +87,7 @@ class TreeModel:
     offset: float
     link: str
     float32: bool
+    compiled: list[Any] | None = None
 
     @property
     def single(self) -> bool:
@@ -178,17 +208,33 @@ def extract_trees(model: Any, scorer: Scorer, X: np.ndarray) -> TreeModel | None
     if tm.link != "identity" or type(model).__name__.startswith(("Gradient", "Hist")):
         raw = scorer.raw(rows)
         offset = float(np.median(raw - summed))
-        tm = TreeModel(tm.trees, tm.scale, offset, tm.link, tm.float32)
+        tm = replace(tm, offset=offset)
     predicted = _LINKS[tm.link](tm.offset + summed)
     if not np.allclose(predicted, scorer.score(rows), rtol=1e-9, atol=1e-9):
         return None
-    return tm
+    return replace(tm, compiled=_compiled_trees(model))
 
 
-def _leaf_pairs(tree: FlatTree, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All ``(row, leaf)`` pairs where the row's box may reach the leaf."""
+def _compiled_trees(model: Any) -> list[Any] | None:
+    """Return the scikit-learn ``Tree`` objects; their compiled ``apply`` finds leaves."""
+    if hasattr(model, "tree_"):
+        return [model.tree_]
+    if type(model).__name__.startswith("Hist") or not hasattr(model, "estimators_"):
+        return None
+    return [e.tree_ for e in np.ravel(model.estimators_)]
+
+
+def _leaf_pairs(
+    tree: FlatTree, lo: np.ndarray, hi: np.ndarray, start: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(row, leaf)`` pairs where the row's box may reach the leaf.
+
+    The descent starts at ``start`` (a node every point of the row's box passes through),
+    else at the root.
+    """
     rows = np.arange(lo.shape[0])
-    nodes = np.zeros(lo.shape[0], dtype=np.intp)
+    nodes = np.zeros(lo.shape[0], dtype=np.intp) if start is None else start.copy()
+    has_nan = bool(np.isnan(lo).any())
     out_rows, out_leaves = [], []
     while rows.size:
         f = tree.feature[nodes]
@@ -201,10 +247,12 @@ def _leaf_pairs(tree: FlatTree, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndar
             break
         t = tree.threshold[nodes]
         low, high = lo[rows, f], hi[rows, f]
-        nan = np.isnan(low)
-        miss_left = tree.missing_left[nodes]
-        go_left = np.where(nan, miss_left, low <= t)
-        go_right = np.where(nan, ~miss_left, high > t)
+        go_left, go_right = low <= t, high > t
+        if has_nan:
+            nan = np.isnan(low)
+            miss_left = tree.missing_left[nodes]
+            go_left = np.where(nan, miss_left, go_left)
+            go_right = np.where(nan, ~miss_left, go_right)
         rows = np.concatenate([rows[go_left], rows[go_right]])
         nodes = np.concatenate([tree.left[nodes[go_left]], tree.right[nodes[go_right]]])
     if not out_rows:
@@ -247,8 +295,8 @@ def _set_feasible(tm: TreeModel, dom: Domain, rows, low, high) -> np.ndarray:
     return cum[rows, stop] > cum[rows, start]
 
 
-def _reached(tm, tree, lo, hi, set_domains: dict[int, Domain]):
-    rows, leaves = _leaf_pairs(tree, lo, hi)
+def _reached(tm, tree, lo, hi, set_domains: dict[int, Domain], start=None):
+    rows, leaves = _leaf_pairs(tree, lo, hi, start)
     if set_domains and rows.size:
         feats = list(set_domains)
         b_low, b_high = _node_bounds(tree, feats)
@@ -261,16 +309,18 @@ def _reached(tm, tree, lo, hi, set_domains: dict[int, Domain]):
     return rows, leaves
 
 
-def _extreme_leaves(rows, values, n):
-    """Per row: index into ``rows`` of the smallest and of the largest value."""
-    order = np.lexsort((values, rows))
-    sorted_rows = rows[order]
-    first = np.r_[True, sorted_rows[1:] != sorted_rows[:-1]]
-    last = np.r_[sorted_rows[1:] != sorted_rows[:-1], True]
+def _extreme_leaves(rows, leaves, values, n):
+    """Per row: a leaf with the smallest and one with the largest value among its pairs."""
+    low = np.full(n, np.inf)
+    high = np.full(n, -np.inf)
+    np.minimum.at(low, rows, values)
+    np.maximum.at(high, rows, values)
     arg_min = np.empty(n, dtype=np.intp)
     arg_max = np.empty(n, dtype=np.intp)
-    arg_min[sorted_rows[first]] = order[first]
-    arg_max[sorted_rows[last]] = order[last]
+    hit = values == low[rows]
+    arg_min[rows[hit]] = leaves[hit]
+    hit = values == high[rows]
+    arg_max[rows[hit]] = leaves[hit]
     return arg_min, arg_max
 
 
@@ -303,6 +353,41 @@ def _boxes(tm: TreeModel, X: np.ndarray, domains: dict[str, Domain], index: dict
     return tm.seen(lo), tm.seen(hi)
 
 
+CHUNK = 32_768  # rows per pass: bounds the (rows × trees) leaf-index matrices
+
+
+def _corner_leaves(tm: TreeModel, t: int, lo: np.ndarray, hi: np.ndarray):
+    """Leaves of the two extreme corners of each box, from the compiled ``Tree.apply``.
+
+    A tree's leaves are axis-aligned boxes: when the lowest and the highest corner of a
+    row's box fall in the same leaf, the whole box does, and no descent is needed.
+    """
+    if tm.compiled is None or np.isnan(lo).any() or np.isnan(hi).any():
+        return None
+    tree = tm.compiled[t]
+    return tree.apply(lo), tree.apply(hi)
+
+
+def _tree_extremes(tm, t, tree, lo, hi, set_domains):
+    """Per row: this tree's smallest and largest reachable leaf (node ids)."""
+    n = lo.shape[0]
+    corners = _corner_leaves(tm, t, lo, hi)
+    if corners is None:
+        todo = np.arange(n)
+        arg_min, arg_max = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
+        start = None
+    else:
+        arg_min, arg_max = corners[0].astype(np.intp), corners[0].astype(np.intp)
+        todo = np.flatnonzero(corners[0] != corners[1])
+        start = tree.common_ancestor(arg_min[todo], corners[1][todo].astype(np.intp))
+    if todo.size:
+        sets = {f: d.take(todo) for f, d in set_domains.items()}
+        rows, leaves = _reached(tm, tree, lo[todo], hi[todo], sets, start)
+        arg_min[todo], arg_max[todo] = _extreme_leaves(rows, leaves, tree.value[leaves],
+                                                       todo.size)
+    return arg_min, arg_max
+
+
 def tree_bounds(
     tm: TreeModel, X: np.ndarray, domains: dict[str, Domain], index: dict[str, int]
 ) -> dict[str, Any]:
@@ -313,18 +398,23 @@ def tree_bounds(
     """
     n = X.shape[0]
     lo, hi = _boxes(tm, X, domains, index)
+    if tm.compiled is not None:  # the compiled apply reads float32, C-ordered rows
+        lo, hi = (np.ascontiguousarray(a, dtype=np.float32) for a in (lo, hi))
     set_domains = {index[k]: d for k, d in domains.items() if d.kind == "set"}
     raw_low, raw_high = np.zeros(n), np.zeros(n)
+    leaf_low, leaf_high = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
+    for start in range(0, n, CHUNK):
+        part = slice(start, min(start + CHUNK, n))
+        sets = {f: d.take(np.arange(part.start, part.stop)) for f, d in set_domains.items()}
+        for t, tree in enumerate(tm.trees):
+            a_min, a_max = _tree_extremes(tm, t, tree, lo[part], hi[part], sets)
+            raw_low[part] += tree.value[a_min]
+            raw_high[part] += tree.value[a_max]
+            leaf_low[part], leaf_high[part] = a_min, a_max
     result: dict[str, Any] = {}
-    for tree in tm.trees:
-        rows, leaves = _reached(tm, tree, lo, hi, set_domains)
-        values = tree.value[leaves]
-        arg_min, arg_max = _extreme_leaves(rows, values, n)
-        raw_low += values[arg_min]
-        raw_high += values[arg_max]
-        if tm.single:
-            result["arg_low"] = _witness(tm, tree, leaves[arg_min], domains, index)
-            result["arg_high"] = _witness(tm, tree, leaves[arg_max], domains, index)
+    if tm.single:
+        result["arg_low"] = _witness(tm, tm.trees[0], leaf_low, domains, index)
+        result["arg_high"] = _witness(tm, tm.trees[0], leaf_high, domains, index)
     link = _LINKS[tm.link]
     result["low"] = link(tm.offset + tm.scale * raw_low)
     result["high"] = link(tm.offset + tm.scale * raw_high)
