@@ -361,7 +361,10 @@ def test_pandas_in_pandas_out_and_other_engines_agree() -> None:
     out = eh.decompose(df.to_pandas(), **kw).by_factor
     assert isinstance(out, pd.DataFrame)
     np.testing.assert_allclose(out["contribution"], ref["contribution"])
-    for data in (df.lazy(), df.to_arrow(), df.to_dict(as_series=False)):
+    import duckdb
+
+    relation = duckdb.from_arrow(df.to_arrow())
+    for data in (df.lazy(), df.to_arrow(), df.to_dict(as_series=False), relation):
         got = eh.decompose(data, **kw).by_factor
         assert isinstance(got, pl.DataFrame)
         np.testing.assert_allclose(got["contribution"], ref["contribution"])
@@ -384,7 +387,7 @@ def test_to_dict_is_json_and_chart_is_a_waterfall() -> None:
     assert values[-1]["label"] == "gap"
     assert values[-2]["end"] == pytest.approx(res.gap)  # the steps end at the gap
     assert spec["mark"]["type"] == "bar"
-    assert "Decomposition(method='oaxaca'" in repr(res)
+    assert repr(res).startswith("Decomposition(oaxaca, 0 - 1: gap=")
 
 
 def test_altair_is_imported_lazily() -> None:
@@ -405,8 +408,10 @@ def test_docstring_examples_run() -> None:
     import doctest
 
     import evenhand._decompose as mod
+    import evenhand._decompose_result as result_mod
 
-    assert doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+    for module in (mod, result_mod):
+        assert doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
 
 
 # --- bad input ----------------------------------------------------------------------------

@@ -59,6 +59,26 @@ class Decomposition:
         Mean outcome per group.
     n : dict
         Rows used per group; ``n_dropped`` rows had a missing value and were dropped.
+
+    Notes
+    -----
+    ``se`` and the intervals come from the bootstrap when ``n_boot > 0`` (percentile
+    intervals, replicates with a singular regression left out), else from the delta method.
+    Fairlie reports the unexplained part as a total only; Shapley reports factor groups only
+    (``by_variable`` is empty).
+
+    Examples
+    --------
+    >>> import evenhand as eh
+    >>> data = {"y": [1.0, 2.0, 3.5, 2.0, 2.5, 4.5, 5.0, 6.5],
+    ...         "g": ["a", "a", "a", "a", "b", "b", "b", "b"],
+    ...         "x": [0.0, 1.0, 2.0, 1.5, 1.0, 2.0, 3.0, 3.5]}
+    >>> res = eh.decompose(data, outcome="y", group="g", factors={"f": ["x"]},
+    ...                    reference="a", n_boot=0)
+    >>> round(res.gap, 4), round(res.explained, 4), round(res.unexplained, 4)
+    (-2.5, -1.3929, -1.1071)
+    >>> res.to_dict()["groups"]
+    ['a', 'b']
     """
 
     def __init__(self, est: Estimates, info: dict[str, Any], data: Any) -> None:
@@ -255,10 +275,8 @@ class Decomposition:
             if self.kind == "threefold"
             else f"explained={self.explained:.4g}, unexplained={self.unexplained:.4g}"
         )
-        return (
-            f"Decomposition(method={self.method!r}, groups={self.groups!r}, "
-            f"gap={self.gap:.4g}, {parts})"
-        )
+        a, b = self.groups
+        return f"Decomposition({self.method}, {a!r} - {b!r}: gap={self.gap:.4g}, {parts})"
 
 
-_EXTRA_INFO = ("method_detail", "n_boot", "seed", "confidence_level")
+_EXTRA_INFO = ("n_boot", "seed", "confidence_level")
