@@ -263,9 +263,9 @@ def test_missing_group_value_is_an_error():
 
 
 def test_docstring_examples_run():
-    from evenhand.explain import _conformal, _explainer
+    from evenhand.explain import _card, _conformal, _explainer, _record
 
-    for module in (_conformal, _explainer):
+    for module in (_card, _conformal, _explainer, _record):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0
         assert result.failed == 0

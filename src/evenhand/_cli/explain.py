@@ -50,7 +50,7 @@ def _mapping(path: Path | None, what: str) -> dict[str, Any] | None:
 
 def _explain_command(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="joblib/pickle model.")],
-    file: Annotated[Path, typer.Argument(help="CSV/Parquet rows to explain.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="CSV/Parquet rows to explain.")],
     sensitive: Annotated[str, typer.Option(help="Sensitive column(s), comma-separated.")],
     calibration: Annotated[
         Path, typer.Option(help="Held-out labelled rows (CSV/Parquet) to calibrate on.")
@@ -62,7 +62,7 @@ def _explain_command(
     actionable: Annotated[str | None, typer.Option(help="Features recourse may change.")] = None,
     immutable: Annotated[str | None, typer.Option(help="Features never changed.")] = None,
     bounds: Annotated[
-        Path | None, typer.Option(help='JSON file {"feature": [low, high]}.')
+        Path | None, typer.Option(help='JSON file {"feature": (low, high) as a 2-item list}.')
     ] = None,
     monotone: Annotated[
         Path | None, typer.Option(help='JSON file {"feature": "increase"|"decrease"}.')
@@ -74,7 +74,13 @@ def _explain_command(
     ] = None,
     html: Annotated[Path | None, typer.Option(help="Also write the HTML cards here.")] = None,
 ) -> None:
-    """Explain the model's decision for each row of FILE: JSON lines (evenhand.decision/1)."""
+    """Explain the model's decision for each row of FILE: JSON lines (evenhand.decision/1).
+
+    Each record: score, decision, group-conditional prediction set, contributions,
+    verified recourse, and the error rates of the person's group (from --calibration).
+
+    Loading MODEL runs code from the file: only load models you trust.
+    """
     from evenhand.explain import DecisionExplainer, render_cards
 
     model = _load_model(model_path)

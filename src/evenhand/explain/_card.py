@@ -97,6 +97,23 @@ def render_cards(records: Sequence[Any]) -> str:
     -------
     str
         A self-contained HTML document.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from evenhand.explain import DecisionExplainer, render_cards
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.normal(size=(400, 2))
+    >>> y = (x[:, 0] + rng.normal(size=400) > 0).astype(int)
+    >>> model = LogisticRegression().fit(x[:200], y[:200])
+    >>> cal = {"a": x[200:, 0], "b": x[200:, 1], "g": rng.choice(["u", "v"], 200), "y": y[200:]}
+    >>> explainer = DecisionExplainer(model, calibration_data=cal, y_true="y", sensitive="g",
+    ...                               features=["a", "b"], seed=0)
+    >>> rows = {"a": [0.3, -2.0], "b": [-1.0, 0.5], "g": ["u", "v"]}
+    >>> html = render_cards(explainer.explain(rows))
+    >>> html.count('<section class="card">')
+    2
     """
     dicts = [r.to_dict() if hasattr(r, "to_dict") else r for r in records]
     return _PAGE.render(cards=[_card(d) for d in dicts])

@@ -138,6 +138,24 @@ class DecisionRecord:
     group_context : dict
         How the model errs for the person's group (rates with confidence intervals,
         relative to the other groups), from the calibration data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from evenhand.explain import DecisionExplainer, DecisionRecord
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.normal(size=(400, 2))
+    >>> y = (x[:, 0] + rng.normal(size=400) > 0).astype(int)
+    >>> model = LogisticRegression().fit(x[:200], y[:200])
+    >>> cal = {"a": x[200:, 0], "b": x[200:, 1], "g": rng.choice(["u", "v"], 200), "y": y[200:]}
+    >>> explainer = DecisionExplainer(model, calibration_data=cal, y_true="y", sensitive="g",
+    ...                               features=["a", "b"], seed=0)
+    >>> record = explainer.explain({"a": 0.3, "b": -1.0, "g": "u"})[0]
+    >>> record.to_dict()["schema"], record.contribution_method, record.coverage
+    ('evenhand.decision/1', 'linear-exact', 0.9)
+    >>> DecisionRecord.from_dict(record.to_dict()) == DecisionRecord.from_dict(record.to_dict())
+    True
     """
 
     row_id: int | str
