@@ -232,3 +232,9 @@ def test_report_section_renders():
     assert page.startswith("<!doctype html>")
     assert "Decisions that could flip" in page
     assert "between_groups_difference" in page
+
+
+def test_empty_data_is_rejected():
+    df = _small().head(0)
+    with pytest.raises(EvenhandError, match="data has no rows"):
+        certify(_small_model(_small()), df, ranges={"x": 1}, sensitive="g")

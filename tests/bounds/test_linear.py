@@ -90,3 +90,17 @@ def test_property_linear_exact(da, share, seed):
     low, high = brute_bounds(model, df[["a", "b", "c"]], ranges, step=max(da, 0.5))
     np.testing.assert_allclose(cert.rows.score_low, low, atol=1e-12)
     np.testing.assert_allclose(cert.rows.score_high, high, atol=1e-12)
+
+
+def test_missing_values_stay_missing_through_an_imputer():
+    from sklearn.impute import SimpleImputer
+
+    df = _data(seed=7)
+    df["b"] = df.b.astype(float)
+    df.loc[::4, "b"] = np.nan
+    model = Pipeline([("imp", SimpleImputer()), ("sc", StandardScaler()),
+                      ("lr", LogisticRegression())]).fit(df[["a", "b"]], df.y)
+    cert = certify(model, df, ranges={"a": 1, "b": 2}, sensitive="g")
+    low, high = brute_bounds(model, df[["a", "b"]], {"a": 1, "b": 2}, step=0.5)
+    np.testing.assert_allclose(cert.rows.score_low, low, atol=1e-12)
+    np.testing.assert_allclose(cert.rows.score_high, high, atol=1e-12)

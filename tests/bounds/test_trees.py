@@ -149,3 +149,16 @@ def test_property_single_tree_exact(seed, da, db, depth):
     low, high = brute_bounds(model, df[FEATURES], ranges, step=0.5, extra=extra)
     np.testing.assert_allclose(cert.rows.score_low, low, atol=1e-12)
     np.testing.assert_allclose(cert.rows.score_high, high, atol=1e-12)
+
+
+def test_tree_trained_with_missing_values_follows_their_branch():
+    train = _train(integer=False)
+    train.loc[::5, "a"] = np.nan
+    model = DecisionTreeClassifier(max_depth=6, random_state=0).fit(train[FEATURES], train.y)
+    df = _data(integer=False)
+    df.loc[::3, "a"] = np.nan
+    cert = certify(model, df, ranges={"a": 1, "b": 2}, sensitive="g")
+    extra = {"a": tree_thresholds(model, 0), "b": tree_thresholds(model, 1)}
+    low, high = brute_bounds(model, df[FEATURES], {"a": 1, "b": 2}, step=0.25, extra=extra)
+    np.testing.assert_allclose(cert.rows.score_low, low, atol=1e-12)
+    np.testing.assert_allclose(cert.rows.score_high, high, atol=1e-12)

@@ -8,7 +8,6 @@ from typing import Any
 
 import polars as pl
 
-from evenhand._frame import output_like
 
 __all__ = ["Certificate"]
 
@@ -67,27 +66,30 @@ class Certificate:
     threshold: float
     ranges: dict[str, Any]
     reference: str
-    _like: Any = field(repr=False, default=None)
+    _library: str = field(repr=False, default="polars")
+
+    def _out(self, frame: pl.DataFrame) -> Any:
+        return frame.to_pandas() if self._library == "pandas" else frame
 
     @property
     def rows(self) -> Any:
         """Per-row bounds, in the input's library."""
-        return output_like(self._rows, self._like)
+        return self._out(self._rows)
 
     @property
     def metric_bounds(self) -> Any:
         """Per-group metric intervals, in the input's library."""
-        return output_like(self._metric_bounds, self._like)
+        return self._out(self._metric_bounds)
 
     @property
     def disparity_bounds(self) -> Any:
         """Between-group disparity intervals, in the input's library."""
-        return output_like(self._disparity_bounds, self._like)
+        return self._out(self._disparity_bounds)
 
     @property
     def flippable(self) -> Any:
         """Rows whose decision can flip, with a verified change, in the input's library."""
-        return output_like(self._flippable, self._like)
+        return self._out(self._flippable)
 
     @property
     def n_flippable(self) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from evenhand._errors import EvenhandError
-from evenhand._frame import as_column_list, collect_numpy
+from evenhand._frame import as_column_list, collect_numpy, native_library
 from evenhand.bounds._certificate import Certificate
 from evenhand.bounds._linear import linear_bounds
 from evenhand.bounds._metric_bounds import disparity_table, metric_intervals
@@ -208,7 +208,7 @@ def certify(
     the sound bounds (rows not proven stable are free), so they contain the true interval;
     ``low_inner``/``high_inner`` use only proven flips, so they lie inside it. They coincide
     when no row is unresolved, and are then exact. A metric whose denominator is 0 for
-    every choice is ``nan``.
+    every choice is ``nan``. Every row counts once (there are no sample weights).
 
     Examples
     --------
@@ -239,6 +239,8 @@ def certify(
     feats = model_features(model, features)
     needed = list(dict.fromkeys([*feats, *sens, *([y_true] if y_true else [])]))
     columns = collect_numpy(data, needed)
+    if columns[needed[0]].shape[0] == 0:
+        raise EvenhandError("data has no rows; got an empty table. Pass at least one row.")
     domains = parse_ranges(ranges, columns, feats)
     scorer = Scorer(model, feats, columns)
     base = scorer.score()
@@ -293,7 +295,7 @@ def _assemble(res, scorer, domains, base, t, columns, sens, y_true, codes, label
         _rows=rows, _metric_bounds=pl.DataFrame(metric_rows), _disparity_bounds=disparity,
         _flippable=flippable, method=res["method"], guaranteed=res["guaranteed"],
         threshold=t, ranges={k: d.spec for k, d in domains.items()},
-        reference=labels[ref], _like=data,
+        reference=labels[ref], _library=native_library(data),
     )
 
 
