@@ -8,7 +8,6 @@ from typing import Any
 
 import polars as pl
 
-
 __all__ = ["Certificate"]
 
 
