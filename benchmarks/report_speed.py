@@ -24,7 +24,6 @@ import os
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,7 +89,6 @@ def main() -> None:
     if args.fresh_cache:
         os.environ["EVENHAND_CACHE_DIR"] = tempfile.mkdtemp(prefix="evenhand-cache-")
     n = 100_000 if args.quick else int(args.rows)
-    warnings.simplefilter("ignore", RuntimeWarning)
     df = make_data(n)
     out = Path(tempfile.mkdtemp(prefix="evenhand-report-"))
 
