@@ -113,13 +113,20 @@ def problems(draw):
     alpha=st.sampled_from([0.5, 0.8, 0.95, 1.0]),
     rank_by=st.sampled_from(["score", "lift", "significance"]),
     k=st.integers(1, 8),
+    observed=st.booleans(),
 )
-def test_top_k_equals_brute_force(problem, max_order, min_support, alpha, rank_by, k):
+def test_top_k_equals_brute_force(problem, max_order, min_support, alpha, rank_by, k,
+                                  observed):
+    from evenhand import _slices_search
+
     columns, loss = problem
     if loss.sum() == 0:
         return  # no error anywhere: covered by test_zero_error_gives_empty_table
-    _check_against_brute_force(columns, loss, max_order=max_order, min_support=min_support,
-                               alpha=alpha, rank_by=rank_by, k=k)
+    with pytest.MonkeyPatch.context() as patch:
+        if observed:  # candidates from the rows instead of the parents' cross product
+            patch.setattr(_slices_search, "_MAX_CARTESIAN", 0)
+        _check_against_brute_force(columns, loss, max_order=max_order,
+                                   min_support=min_support, alpha=alpha, rank_by=rank_by, k=k)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -185,3 +192,17 @@ def test_high_cardinality_uses_the_sparse_path_and_stays_exact(loss_kind):
     for rank_by in ("lift", "score"):
         _check_against_brute_force(columns, loss, max_order=3, min_support=2, alpha=0.999,
                                    rank_by=rank_by, k=10)
+
+
+def test_candidates_from_observed_conjunctions_stay_exact(monkeypatch):
+    """Past the cross-product limit, candidates come from the rows: same top-k."""
+    from evenhand import _slices_search
+
+    monkeypatch.setattr(_slices_search, "_MAX_CARTESIAN", 0)
+    rng = np.random.default_rng(8)
+    n = 1500
+    columns = {f"x{j}": [f"v{v:02d}" for v in rng.integers(0, 12, n)] for j in range(4)}
+    loss = np.where(rng.random(n) < 0.4, rng.exponential(size=n), 0.0)
+    for rank_by in ("lift", "score", "significance"):
+        _check_against_brute_force(columns, loss, max_order=3, min_support=3, alpha=0.999,
+                                   rank_by=rank_by, k=8)

@@ -25,6 +25,9 @@ __all__ = ["Found", "SearchResult", "lattice_size", "search"]
 # A dense bincount over the key space is used while it has at most this many cells
 # per row (beyond, keys are matched to candidates with a binary search).
 _DENSE_CELLS_PER_ROW = 4
+# Candidates of a feature set are the cross product of its parents' valid slices up to
+# this many; beyond (high-cardinality features), only the conjunctions present in the data.
+_MAX_CARTESIAN = 1 << 22
 # Relative slack so that a bound equal to the bar up to rounding never prunes.
 _TOLERANCE = 1e-9
 
@@ -193,17 +196,22 @@ class _Search:
 
     def _candidates(self, feats, prev: dict[tuple[int, ...], _SetStats]):
         """Candidates of ``feats`` whose parents are all valid and whose bound survives."""
-        base, h = prev[feats[:-1]], feats[-1]
-        single = prev[(h,)]
+        base, single = prev[feats[:-1]], prev[feats[-1:]]
         nb, nh = base.keys.size, single.keys.size
-        codes = np.column_stack(
-            [np.repeat(base.codes, nh, axis=0), np.tile(single.codes[:, 0], nb)]
-        )
-        ss = np.minimum(np.repeat(base.size, nh), np.tile(single.size, nb))
-        se = np.minimum(np.repeat(base.error, nh), np.tile(single.error, nb))
-        sm = np.minimum(np.repeat(base.max_error, nh), np.tile(single.max_error, nb))
-        # the parent dropping the last feature is ``base``; check the others
-        for drop in range(len(feats) - 1) if len(feats) > 2 else ():
+        if nb * nh <= _MAX_CARTESIAN:
+            codes = np.column_stack(
+                [np.repeat(base.codes, nh, axis=0), np.tile(single.codes[:, 0], nb)]
+            )
+            ss = np.minimum(np.repeat(base.size, nh), np.tile(single.size, nb))
+            se = np.minimum(np.repeat(base.error, nh), np.tile(single.error, nb))
+            sm = np.minimum(np.repeat(base.max_error, nh), np.tile(single.max_error, nb))
+            # the parents dropping the last feature (``base``) or all but it are done
+            drops = range(len(feats) - 1) if len(feats) > 2 else range(0)
+        else:
+            codes = self._observed_codes(feats)
+            ss, se, sm = (np.full(codes.shape[0], np.inf) for _ in range(3))
+            drops = range(len(feats))
+        for drop in drops:
             sub = feats[:drop] + feats[drop + 1 :]
             parent = prev.get(sub)
             if parent is None:
@@ -223,6 +231,24 @@ class _Search:
         if len(self.top.items) < self.top.k:
             keep &= bound > self.top.floor - _TOLERANCE * (1.0 + abs(self.top.floor))
         return codes[keep] if keep.any() else None
+
+    def _observed_codes(self, feats: tuple[int, ...]) -> np.ndarray:
+        """Level codes of the conjunctions of ``feats`` that occur in valid-coded rows.
+
+        Used instead of the cross product of the parents when that product is huge
+        (high-cardinality features): a slice with no row cannot reach the support.
+        """
+        d = self.data
+        radix = [d.radix[f] for f in feats]
+        present = np.ones(d.codes[feats[0]].size, dtype=bool)
+        for f in feats:
+            present &= d.codes[f] != d.radix[f] - 1
+        columns = np.column_stack([d.codes[f][present].astype(np.int64) for f in feats])
+        keys = np.unique(_mixed_radix(columns, radix))
+        codes = np.empty((keys.size, len(feats)), dtype=np.int64)
+        for j in range(len(feats) - 1, -1, -1):
+            keys, codes[:, j] = np.divmod(keys, radix[j])
+        return codes
 
     def level(self, order: int, prev: dict[tuple[int, ...], _SetStats]):
         """Evaluate every surviving candidate of one level; return its valid slices."""
