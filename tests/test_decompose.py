@@ -467,6 +467,7 @@ def test_regressor_constant_within_a_group() -> None:
         ({"method": "fairlie", "kind": "threefold"}, r"kind='threefold' is defined for"),
         ({"method": "fairlie", "reference": "cotton"}, r"reference='cotton' is not defined"),
         ({"seed": "x"}, r"'seed' parameter .* got 'x'"),
+        ({"kind": "threefold", "reference": "jann"}, r"threefold decomposition has none"),
     ],
 )
 def test_bad_options(kwargs, message) -> None:

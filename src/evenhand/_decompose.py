@@ -53,12 +53,18 @@ def _check_options(method: str, kind: str, n_boot: Any, confidence_level: Any, s
         )
 
 
-def _resolve_reference(method: str, reference: Any, design: Design, group: str) -> Any:
+def _resolve_reference(method: str, kind: str, reference: Any, design: Design, group: str) -> Any:
     """Map the public ``reference`` onto each method's internal spec."""
     a, b = design.groups
     if reference is None:
         return "jann"
     if isinstance(reference, str) and reference in POOLED:
+        if kind == "threefold":
+            raise EvenhandError(
+                f"reference={reference!r} chooses the twofold reference coefficients; the "
+                "threefold decomposition has none (its endowments use group B's coefficients). "
+                "Use kind='twofold', or pass groups=(A, B) to set the order."
+            )
         if reference not in _ALLOWED_POOLED[method]:
             raise EvenhandError(
                 f"reference={reference!r} is not defined for method={method!r}; use one of "
@@ -145,8 +151,9 @@ def decompose(
     method : {"oaxaca", "fairlie", "shapley"}
         See above.
     reference : group value, {"jann", "neumark", "cotton", "reimers"} or None
-        Reference coefficients (None: ``"jann"``). If a group value and ``groups`` is not
-        given, that group is A.
+        Reference coefficients of the twofold split (None: ``"jann"``). If a group value and
+        ``groups`` is not given, that group is A. The threefold split has no reference (only a
+        group value is accepted, to set A).
     kind : {"twofold", "threefold"}
         Threefold is available for Oaxaca only.
     weights : str, optional
@@ -225,7 +232,7 @@ def decompose(
         groups=groups,
         reference=reference,
     )
-    ref = _resolve_reference(method, reference, design, group)
+    ref = _resolve_reference(method, kind, reference, design, group)
     rng = np.random.default_rng(seed)
     if method == "oaxaca":
         from evenhand._decompose_oaxaca import oaxaca
