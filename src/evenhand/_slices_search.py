@@ -4,8 +4,10 @@ The lattice is walked level by level. Level 1 is one ``bincount`` per feature. A
 at level ``l`` is a *candidate* only if all ``l`` of its parents (drop one predicate)
 were evaluated and are *valid* (support ``≥ σ`` and a positive error sum), and if the
 upper bound of its ranking value, computed from the parents' sizes, error sums and
-largest errors, can still beat the current ``k``-th best value (SliceLine §3.3). A
-pruned slice is never valid, which is safe: each descendant satisfies the same bounds.
+largest errors (SliceLine's bounds), can still reach the current ``k``-th best value.
+A pruned slice is never valid, which is safe: each descendant satisfies the same bounds.
+When a feature set's parents would cross into a huge product (high-cardinality
+features), its candidates are instead the conjunctions that occur in the data.
 
 Candidates of one feature set are evaluated together with a ``bincount`` over a
 mixed-radix integer key of the set's codes, so the cost is one pass over the rows per

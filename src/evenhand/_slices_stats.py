@@ -4,7 +4,7 @@ Notation: ``n`` rows with non-negative losses ``e_i``, overall mean error
 ``ē = Σ e_i / n``. A slice ``S`` has size ``|S|``, error sum ``se = Σ_{i∈S} e_i``,
 mean error ``ē_S = se / |S|`` and largest error ``sm = max_{i∈S} e_i``.
 
-* ``score`` (SliceLine, Sagadeeva & Boehm, SIGMOD 2021, eq. 1):
+* ``score`` (SliceLine, Sagadeeva & Boehm, SIGMOD 2021):
   ``α (ē_S / ē − 1) − (1 − α) (n / |S| − 1)``.
 * ``lift``: ``ē_S / ē``.
 * ``significance``: ``−log p`` of a one-sided test that the slice's mean error exceeds
@@ -90,7 +90,7 @@ class Objective:
         parents) has ``s ≤ ss`` and an error sum at most ``min(se, s · sm)``. For the
         score this maximum over ``s ∈ [σ, ss]`` is attained at ``σ``, ``ss`` or the kink
         ``se / sm`` (clipped into the interval): the function increases up to the kink
-        and is monotone after it (SliceLine §3.3). For the lift it is
+        and is monotone after it (SliceLine's size-and-error bounds). For the lift it is
         ``min(sm, se / σ) / ē``. Significance has no useful bound: ``+inf``.
         """
         if self.rank_by == "significance":
