@@ -85,8 +85,10 @@ def _slices_command(
     features: Annotated[str, typer.Option(help="Columns that may define slices, comma-separated.")],
     y_true: Annotated[str | None, typer.Option("--y-true", help="Label column.")] = None,
     y_pred: Annotated[str | None, typer.Option("--y-pred", help="Prediction column.")] = None,
-    loss: Annotated[str | None, typer.Option(help="Per-row loss column (instead).")] = None,
-    max_order: Annotated[int, typer.Option("--max-order", help="Most predicates.")] = 3,
+    loss: Annotated[
+        str | None, typer.Option(help="Per-row loss column, instead of --y-true/--y-pred.")
+    ] = None,
+    max_order: Annotated[int, typer.Option("--max-order", help="Most predicates per slice.")] = 3,
     min_support: Annotated[
         str | None,
         typer.Option("--min-support", help="Smallest slice: rows (50) or share of rows (0.01)."),
