@@ -78,6 +78,18 @@ def test_pipeline_inputs_are_what_the_final_estimator_saw():
         assert record.recourse is None or set(record.recourse) <= {"income", "debt"}
 
 
+def test_pipeline_with_pandas_output_is_called_with_named_columns():
+    num = ["income", "debt"]
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())])
+    pipe.set_output(transform="pandas").fit(TRAIN[num], TRAIN["repaid"])
+    explainer = _explainer(model=pipe)  # a missing-names warning would fail under -W error
+    record = explainer.explain(ROWS.iloc[:1])[0]
+    assert explainer.contribution_method_ == "linear-exact"
+    assert list(record.inputs) == num
+    assert sum(record.contributions.values()) + record.contribution_baseline == pytest.approx(
+        pipe.decision_function(ROWS[num].iloc[:1])[0], abs=1e-10)
+
+
 def test_record_fields_and_decision():
     record = _explainer(threshold=0.4).explain(ROWS.iloc[:1])[0]
     score = PIPE.predict_proba(ROWS[FEATURES].iloc[:1])[0, 1]
@@ -269,3 +281,17 @@ def test_docstring_examples_run():
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0
         assert result.failed == 0
+
+
+def test_card_for_a_group_too_small_for_a_finite_interval():
+    from sklearn.linear_model import LinearRegression
+
+    model = LinearRegression().fit(TRAIN[["income"]], TRAIN["debt"])
+    cal = CAL.copy()
+    cal.loc[cal.index[:3], "sex"] = "x"  # 3 rows: below the 9 needed at alpha = 0.1
+    explainer = _explainer(model=model, calibration_data=cal, y_true="debt", threshold=10.0)
+    record = explainer.explain(ROWS.iloc[:1].assign(sex="x"))[0]
+    assert record.calibration_group_size == 3
+    assert record.to_dict()["interval"] == [None, None]
+    assert "no outcome can be ruled out" in record.to_html()
+    assert "too few calibration rows" in record.guarantee

@@ -172,6 +172,11 @@ def _confidence(d: dict[str, Any]) -> str:
             f"{labels}. So {verdict}."
         )
     low, high = d["interval"]
+    if low is None or high is None:
+        return (
+            f"Your group has too few calibration cases for a finite range at {level} "
+            "confidence, so no outcome can be ruled out."
+        )
     return (
         f"With {level} confidence for people in your group, the true outcome lies between "
         f"{_num(low)} and {_num(high)}."
