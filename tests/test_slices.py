@@ -266,3 +266,13 @@ def test_docstring_example_runs():
         runner.run(test)
     assert runner.failures == 0
     assert runner.tries >= 4
+
+
+def test_numeric_feature_with_many_nulls_is_still_binned():
+    n = 1000
+    income = pl.Series("income", [None if i % 2 else float(i % 100) for i in range(n)])
+    err = np.where(income.is_null().to_numpy(), 0.0, (np.arange(n) % 100 < 20).astype(float))
+    result, info = evenhand.find_slices(pl.DataFrame({"income": income, "e": err}),
+                                        features=["income"], loss="e", return_stats=True)
+    assert result["slice"].to_list() == ["income in [0, 20)"]
+    assert info.lattice_size == 6  # five quantile bins and the null level

@@ -133,7 +133,7 @@ def encode_features(
         series = frame.get_column(name)
         if series.dtype.is_float():
             series = series.fill_nan(None)  # NaN and null are one "missing" level
-        if _is_numeric(series.dtype) and series.n_unique() - series.null_count() > n_bins:
+        if _is_numeric(series.dtype) and series.drop_nulls().n_unique() > n_bins:
             values = series.cast(pl.Float64).fill_null(math.nan).to_numpy()
             if np.isinf(values).any():
                 raise EvenhandError(
