@@ -578,7 +578,15 @@ def _binary_sections(audit: Any, rows: list[dict[str, Any]], words: _text.Wordin
     parts = []
     for by, level in levels.items():
         mine = [r for r in rows if r["by"] == by]
-        parts.append(f"<h3>{html.escape(by)}</h3>" + _summary_table(level, mine, audit, words))
+        table = _summary_table(level, mine, audit, words)
+        if len(level.attrs) > 1 and len(levels) > 1:
+            # intersections: many small groups; folded so the single columns lead
+            met = sum(bool(r["satisfied"]) for r in mine)
+            parts.append(f'<details class="table"><summary>{html.escape(by)}: {met} of '
+                         f"{len(mine)} definitions met (show the table)</summary>{table}"
+                         "</details>")
+        else:
+            parts.append(f"<h3>{html.escape(by)}</h3>" + table)
     summary.html = "".join(parts)
     out = [summary]
 
