@@ -117,6 +117,12 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_error():
         width_ratio = (boot["error_ci_high"] - boot["error_ci_low"]) / (
             t["error_ci_high"] - t["error_ci_low"])
         assert 0.7 < width_ratio < 1.3
+    binary = {"g": data["g"], "loss": (data["loss"] > 1).astype(float)}
+    boot = evenhand.find_slices(binary, seed=3, **kwargs)
+    wilson = evenhand.find_slices(binary, **(kwargs | {"ci": "auto"}))
+    bounds = ["error_ci_low", "error_ci_high"]
+    np.testing.assert_allclose(boot.select(bounds).to_numpy(), wilson.select(bounds).to_numpy(),
+                               atol=0.02)
 
 
 def test_numeric_features_are_binned_with_readable_ranges():
@@ -276,3 +282,15 @@ def test_numeric_feature_with_many_nulls_is_still_binned():
                                         features=["income"], loss="e", return_stats=True)
     assert result["slice"].to_list() == ["income in [0, 20)"]
     assert info.lattice_size == 6  # five quantile bins and the null level
+
+
+def test_binary_bootstrap_matches_resampling_rows():
+    """The binomial shortcut has the distribution of resampled rows."""
+    from evenhand._slices_stats import _bootstrap_means
+
+    losses = (np.random.default_rng(0).random(400) < 0.3).astype(float)
+    fast = _bootstrap_means(losses, True, np.random.default_rng(1), 20_000)
+    slow = _bootstrap_means(losses, False, np.random.default_rng(2), 20_000)
+    assert stats.ks_2samp(fast, slow).pvalue > 0.001
+    assert fast.mean() == pytest.approx(losses.mean(), abs=2e-3)
+    assert fast.std() == pytest.approx(slow.std(), rel=0.05)

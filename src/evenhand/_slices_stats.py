@@ -148,6 +148,25 @@ def one_sided_pvalue(
     return result if log else np.exp(result)
 
 
+def _bootstrap_means(
+    losses: np.ndarray, binary: bool, rng: np.random.Generator, n_boot: int
+) -> np.ndarray:
+    """Means of ``n_boot`` resamples of the rows, with replacement.
+
+    For 0/1 losses the number of errors in a resample of ``m`` rows is exactly
+    ``Binomial(m, p̂)``, so no row is drawn; otherwise rows are drawn in batches.
+    """
+    m = losses.size
+    if binary:
+        return rng.binomial(m, losses.mean(), size=n_boot) / m
+    means = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // m)  # bounds the memory of one batch of resamples
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        means[start:stop] = losses[rng.integers(0, m, size=(stop - start, m))].mean(axis=1)
+    return means
+
+
 def error_interval(
     losses: np.ndarray,
     *,
@@ -162,20 +181,15 @@ def error_interval(
     ``method="auto"``: Wilson score interval for 0/1 losses,
     ``p̂ + z²/2m ± z sqrt(p̂(1−p̂)/m + z²/4m²)`` over ``1 + z²/m``; Student-t interval
     ``ē_S ± t_{m−1} s / sqrt(m)`` otherwise (``nan`` when ``m < 2``).
-    ``method="bootstrap"``: percentile interval of ``n_boot`` row resamples.
+    ``method="bootstrap"``: percentile interval of ``n_boot`` row resamples (drawn as
+    one binomial count per resample for 0/1 losses, which is the same distribution).
     """
     m = losses.size
     if m == 0:
         return (np.nan, np.nan)
     tail = (1.0 - confidence) / 2.0
     if method == "bootstrap":
-        means = np.empty(n_boot)
-        chunk = max(1, 2_000_000 // m)  # bounds the memory of one batch of resamples
-        for start in range(0, n_boot, chunk):
-            stop = min(n_boot, start + chunk)
-            draws = rng.integers(0, m, size=(stop - start, m))
-            means[start:stop] = losses[draws].mean(axis=1)
-        low, high = np.quantile(means, [tail, 1.0 - tail])
+        low, high = np.quantile(_bootstrap_means(losses, binary, rng, n_boot), [tail, 1 - tail])
         return (float(low), float(high))
     mean = float(losses.mean())
     if binary:
