@@ -146,3 +146,26 @@ def test_probability_score_report_in_chromium(browser, tmp_path):
     assert float(moved) > 0.5
     errors = browser.evaluate("JSON.stringify(window.__evenhand.errors)")
     assert errors == "[]"
+
+
+def test_other_results_as_sections_in_chromium(browser, compas, tmp_path):
+    """Decomposition and allocation results (``.chart()``) render as report sections."""
+    from evenhand.report import render_sections
+
+    two = compas.filter(pl.col("race").is_in(["African-American", "Caucasian"]))
+    decomposition = evenhand.decompose(
+        two, outcome="two_year_recid", group="race",
+        factors={"history": ["priors_count"], "age": ["age"]}, n_boot=50, seed=0)
+    allocation = evenhand.allocate(
+        compas.with_columns(benefit=pl.col("decile_score").cast(pl.Float64)),
+        benefit="benefit", group="race", capacity=1000)
+    path = tmp_path / "sections.html"
+    path.write_text(render_sections("Other results", [
+        ("Decomposition of the recidivism gap", decomposition, decomposition.by_factor),
+        ("Allocation of 1,000 places", allocation),
+    ]), encoding="utf-8")
+    report = browser.open(path)
+    assert report.requests == []
+    assert report.console_errors == []
+    assert report.state["rendered"] == report.state["expected"] == 2
+    assert all(c["width"] > 50 and c["height"] > 50 for c in report.charts)
