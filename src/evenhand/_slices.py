@@ -361,14 +361,18 @@ def find_slices(
             f"{feature_list!r}. List each feature once."
         )
     _check_targets(y_true, y_pred, loss)
-    max_order = _check_int(max_order, "max_order", 1)
-    top_k = _check_int(top_k, "top_k", 1)
+    options = _Options(
+        max_order=_check_int(max_order, "max_order", 1),
+        min_support=min_support,
+        top_k=_check_int(top_k, "top_k", 1),
+        alpha=_check_fraction(alpha, "alpha", closed_high=True),
+        rank_by=_check_choice(rank_by, "rank_by", RANK_BY),
+        confidence=_check_fraction(confidence, "confidence", closed_high=False),
+        ci=_check_choice(ci, "ci", CI_METHODS),
+        n_boot=_check_int(n_boot, "n_boot", 1),
+        seed=seed,
+    )
     n_bins = _check_int(n_bins, "n_bins", 2)
-    n_boot = _check_int(n_boot, "n_boot", 1)
-    alpha = _check_fraction(alpha, "alpha", closed_high=True)
-    confidence = _check_fraction(confidence, "confidence", closed_high=False)
-    rank_by = _check_choice(rank_by, "rank_by", RANK_BY)
-    ci = _check_choice(ci, "ci", CI_METHODS)
     roles = {
         k: v
         for k, v in (("y_true", y_true), ("y_pred", y_pred), ("loss", loss))
@@ -379,22 +383,36 @@ def find_slices(
         raise EvenhandError("find_slices got data with 0 rows; pass at least one row.")
     losses = _compute_loss(frame, y_true, y_pred, loss)
     encoded = encode_features(frame, feature_list, n_bins)
-    result, info = _run(
-        encoded, losses, max_order, min_support, top_k, alpha, rank_by, confidence, ci, n_boot, seed
-    )
+    result, info = _run(encoded, losses, options)
     out = output_like(result, data)
     return (out, info) if return_stats else out
 
 
+@dataclass(frozen=True)
+class _Options:
+    """The validated search and reporting options of one find_slices call."""
+
+    max_order: int
+    min_support: int | float | None
+    top_k: int
+    alpha: float
+    rank_by: str
+    confidence: float
+    ci: str
+    n_boot: int
+    seed: int | None
+
+
 def _run(
-    encoded, losses, max_order, min_support, top_k, alpha, rank_by, confidence, ci, n_boot, seed
-):
+    encoded: list[EncodedFeature], losses: np.ndarray, opts: _Options
+) -> tuple[pl.DataFrame, SliceSearch]:
+    """Search the lattice, then recompute each reported slice's statistics from its rows."""
     n = losses.size
-    sigma = _resolve_min_support(min_support, n)
+    sigma = _resolve_min_support(opts.min_support, n)
     binary = bool(np.isin(losses, (0.0, 1.0)).all())
-    max_order = min(max_order, len(encoded))
+    max_order = min(opts.max_order, len(encoded))
     objective = Objective(
-        rank_by, alpha, n, float(losses.sum()), float((losses**2).sum()), sigma, binary
+        opts.rank_by, opts.alpha, n, float(losses.sum()), float((losses**2).sum()), sigma, binary
     )
     levels = [e.n_levels for e in encoded]
     lattice = lattice_size(levels, max_order)
@@ -403,13 +421,23 @@ def _run(
         empty = pl.DataFrame(schema=RESULT_SCHEMA)
         return empty, SliceSearch(n, 0.0, kind, sigma, 0, lattice, 0)
     found = search(
-        [e.codes for e in encoded], levels, losses, objective, max_order=max_order, top_k=top_k
+        [e.codes for e in encoded],
+        levels,
+        losses,
+        objective,
+        max_order=max_order,
+        top_k=opts.top_k,
     )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(opts.seed)
 
     def interval(rows: np.ndarray) -> tuple[float, float]:
         return error_interval(
-            rows, binary=binary, confidence=confidence, method=ci, rng=rng, n_boot=n_boot
+            rows,
+            binary=binary,
+            confidence=opts.confidence,
+            method=opts.ci,
+            rng=rng,
+            n_boot=opts.n_boot,
         )
 
     rows = [
