@@ -267,6 +267,16 @@ def test_bad_arguments(kwargs, message):
         _explainer(**kwargs)
 
 
+def test_regression_outcome_with_missing_values():
+    from sklearn.linear_model import LinearRegression
+
+    model = LinearRegression().fit(TRAIN[["income"]], TRAIN["debt"])
+    cal = CAL.copy()
+    cal.loc[cal.index[:2], "debt"] = np.nan
+    with pytest.raises(EvenhandError, match="y_true has 2 missing or infinite values"):
+        _explainer(model=model, calibration_data=cal, y_true="debt")
+
+
 def test_missing_group_value_is_an_error():
     cal = CAL.astype({"sex": object})
     cal.loc[3, "sex"] = None

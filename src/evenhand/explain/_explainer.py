@@ -163,7 +163,7 @@ class DecisionExplainer:
         groups = self._group_labels(cols)
         scores = self._adapter.score(cols)
         self.task_ = self._adapter.task
-        y_fit = self._encode_y(y) if self.task_ == "classification" else y.astype(float)
+        y_fit = self._encode_y(y) if self.task_ == "classification" else self._float_y(y)
         preds = np.column_stack([1 - scores, scores]) if self.task_ == "classification" else scores
         self.conformal_ = GroupConformal(self.alpha, self.task_).fit(preds, y_fit, groups)
         codes = self.conformal_.group_codes(groups)
@@ -250,6 +250,20 @@ class DecisionExplainer:
         if len(y) == 0:
             raise EvenhandError("calibration_data has no rows; pass held-out labelled rows.")
         return cols, y
+
+    def _float_y(self, y: np.ndarray) -> np.ndarray:
+        try:
+            out = np.asarray(y, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise EvenhandError(
+                f"y_true must be numeric for a regressor; got values like {y[:3].tolist()!r}."
+            ) from exc
+        if not np.isfinite(out).all():
+            raise EvenhandError(
+                f"y_true has {int((~np.isfinite(out)).sum())} missing or infinite values; "
+                "drop those calibration rows."
+            )
+        return out
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
         classes = self._adapter.classes
