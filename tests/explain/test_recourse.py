@@ -72,38 +72,40 @@ _constraints = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_constraints)
-def test_linear_recourse_always_flips_and_respects_constraints(c):
+def _recourse_property(model, method, n_rows, c):
     bounds = {"income": (0.0, c["income_hi"]), "debt": (c["debt_lo"], None)}
     explainer = DecisionExplainer(
-        LOGISTIC, calibration_data=CAL, y_true="y", sensitive="group", features=FEATURES,
+        model, calibration_data=CAL, y_true="y", sensitive="group", features=FEATURES,
         immutable=c["immutable"], bounds=bounds, monotone=c["monotone"],
         threshold=c["threshold"], seed=0,
     )
-    assert explainer.recourse_method_ == "linear-exact"
-    rows = {k: v[:25] for k, v in ROWS.items()}
+    assert explainer.recourse_method_ == method
+    rows = {k: v[:n_rows] for k, v in ROWS.items()}
     records = explainer.explain(rows)
     full_bounds = {"income": (0.0, c["income_hi"]), "debt": (c["debt_lo"], np.inf)}
-    _check_records(LOGISTIC, records, rows, c["immutable"], full_bounds, c["monotone"],
+    _check_records(model, records, rows, c["immutable"], full_bounds, c["monotone"],
                    c["threshold"])
+    return records
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_constraints)
+def test_linear_recourse_always_flips_and_respects_constraints(c):
+    _recourse_property(LOGISTIC, "linear-exact", 25, c)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_constraints)
 def test_search_recourse_always_flips_and_respects_constraints(c):
-    bounds = {"income": (0.0, c["income_hi"]), "debt": (c["debt_lo"], None)}
-    explainer = DecisionExplainer(
-        FOREST, calibration_data=CAL, y_true="y", sensitive="group", features=FEATURES,
-        immutable=c["immutable"], bounds=bounds, monotone=c["monotone"],
-        threshold=c["threshold"], seed=1,
-    )
-    assert explainer.recourse_method_ == "search"
-    rows = {k: v[:6] for k, v in ROWS.items()}
-    records = explainer.explain(rows)
-    full_bounds = {"income": (0.0, c["income_hi"]), "debt": (c["debt_lo"], np.inf)}
-    _check_records(FOREST, records, rows, c["immutable"], full_bounds, c["monotone"],
-                   c["threshold"])
+    _recourse_property(FOREST, "search", 6, c)
+
+
+def test_the_properties_are_not_vacuous():
+    free = {"immutable": [], "income_hi": 200.0, "debt_lo": 0.0, "monotone": {},
+            "threshold": 0.5}
+    for model, method, n in ((LOGISTIC, "linear-exact", 25), (FOREST, "search", 6)):
+        records = _recourse_property(model, method, n, free)
+        assert sum(r.recourse is not None for r in records) >= n // 2
 
 
 def _lp_optimum(x, slopes, gap, space):
