@@ -203,6 +203,10 @@ def test_slices_chart_layers_bars_interval_and_overall_rule():
     assert [v["slice"] for v in values] == result["slice"].tolist()
     rule = spec["layer"][2]["data"]["values"][0]["overall"]
     assert rule == pytest.approx(df["err"].mean())
+    vl_convert = pytest.importorskip("vl_convert")
+    svg = vl_convert.vegalite_to_svg(slices_chart(result).to_json())
+    assert svg.startswith("<svg")
+    assert "mean error in slice" in svg
 
 
 def test_slices_chart_rejects_a_table_without_the_columns():

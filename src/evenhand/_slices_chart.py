@@ -60,7 +60,11 @@ def slices_chart(frame: Any, *, title: str = "Slices where the model errs most")
         .mark_bar()
         .encode(x=alt.X("error:Q", title="mean error in slice"), y=y, tooltip=tooltip)
     )
-    whiskers = alt.Chart(data).mark_rule().encode(x="error_ci_low:Q", x2="error_ci_high:Q", y=y)
+    whiskers = (
+        alt.Chart(data)
+        .mark_rule(color="black")
+        .encode(x="error_ci_low:Q", x2="error_ci_high:Q", y=y)
+    )
     layers = [bars, whiskers]
     overall = [r["error"] / r["lift"] for r in records if r["lift"]]
     if overall:
