@@ -235,6 +235,15 @@ def rates_figure(audit: Any, levels: Sequence[Level] | None = None,
 # ---------------------------------------------------------------- selection rate
 
 
+def _by_grouping(layered: Any, levels: Sequence[Level]) -> Any:
+    """One row of bars per grouping, each with its own groups on the y axis."""
+    alt = _alt()
+    return layered.properties(width=420, height=alt.Step(18)).facet(
+        row=alt.Row("grouping:N", title=None, sort=[lv.by for lv in levels],
+                    header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top")),
+    ).resolve_scale(y="independent")
+
+
 def selection_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figure:
     """Draw the selection rate per group with the four-fifths band ``[0.8·max, max]`` shaded.
 
@@ -270,12 +279,7 @@ def selection_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figur
                  alt.Tooltip("band_low:Q", format=".3f", title="80% of highest"), "rule:N"])
     whiskers = base.mark_rule(color="#222222", strokeWidth=1.5).encode(
         x="ci_low:Q", x2="ci_high:Q", y=y)
-    layered = alt.layer(band, bars, whiskers, data=_data(frame, store)).properties(
-        width=420, height=alt.Step(18))
-    chart = layered.facet(
-        row=alt.Row("grouping:N", title=None, sort=[lv.by for lv in levels],
-                    header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top")),
-    ).resolve_scale(y="independent")
+    chart = _by_grouping(alt.layer(band, bars, whiskers, data=_data(frame, store)), levels)
     table = frame.select(
         pl.col("grouping").alias("Grouping"), pl.col("group").alias("Group"),
         pl.col("value").alias("Selection rate"), pl.col("ci_low").alias("CI low"),
@@ -320,12 +324,7 @@ def sizes_figure(audit: Any, levels: Sequence[Level] | None = None) -> Figure:
     labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
         x="count:Q", y=y, text=alt.Text("count:Q", format=","))
     limit = base.mark_rule(color="#222222", strokeDash=[4, 3]).encode(x=alt.datum(mgs))
-    layered = alt.layer(bars, labels, limit, data=_data(frame, store)).properties(
-        width=420, height=alt.Step(18))
-    chart = layered.facet(
-        row=alt.Row("grouping:N", title=None, sort=[lv.by for lv in levels],
-                    header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top")),
-    ).resolve_scale(y="independent")
+    chart = _by_grouping(alt.layer(bars, labels, limit, data=_data(frame, store)), levels)
     table = frame.select(pl.col("grouping").alias("Grouping"), pl.col("group").alias("Group"),
                          pl.col("count").alias("People"), pl.col("size").alias("Size"))
     return Figure(name="sizes", title="Group sizes", chart=finish(chart, store), table=table,
