@@ -193,6 +193,20 @@ def decompose(
     delta-method standard errors (``se_delta``) from their Jacobian, so both scale to
     millions of rows.
 
+    Relation to other implementations (checked in the tests):
+
+    * statsmodels ``OaxacaBlinder``: identical totals (to 1e-8) for ``two_fold`` types
+      ``"pooled"`` (= ``"jann"``), ``"nuemark"`` (= ``"neumark"``), ``"cotton"``,
+      ``"reimers"`` and for ``three_fold``, with the same group order. statsmodels swaps the
+      groups by default (``swap=True``) so its gap is positive; pass ``groups`` to match. It
+      has no detailed decomposition, and its bootstrap standard errors trim the tails.
+    * R package ``oaxaca`` (Hlavac): group A is the indicator's 0; its reference weight ``w``
+      means ``w·β_A + (1 − w)·β_B``. Its fourth default weight is the share of group B (in
+      the published vignette computed over all rows, missing outcomes included), which is
+      not Cotton's ``n_A/n`` weight on ``β_A`` used here and in statsmodels. For the pooled
+      regression with a group indicator, R's detailed terms use coefficients that are not
+      normalised for the categorical variables; here every ``β_R`` is normalised.
+
     Examples
     --------
     A synthetic cardiac cohort whose factor groups contribute 0.02, 0.015 and 0.015 to the

@@ -57,6 +57,11 @@ class Design:
     n_dropped: int = 0
     group_sizes: tuple[int, int] = field(default=(0, 0))
 
+    def slices(self) -> tuple[slice, slice]:
+        """Rows of A and of B (rows are ordered A first)."""
+        n_a = self.group_sizes[0]
+        return slice(0, n_a), slice(n_a, self.y.shape[0])
+
 
 def _check_factors(
     factors: Mapping[str, Sequence[str]], reserved: Mapping[str, str]
@@ -174,8 +179,7 @@ def _encode_column(
 
 
 def _check_variation(design: Design, outcome: str, group: str) -> None:
-    for flag, name in ((False, design.groups[0]), (True, design.groups[1])):
-        rows = design.in_b == flag
+    for name, rows in zip(design.groups, design.slices(), strict=True):
         y = design.y[rows]
         if y.size and np.all(y == y[0]):
             raise EvenhandError(
@@ -234,6 +238,8 @@ def build_design(
             f"(e.g. {y.head(1).to_list()!r})."
         )
     pair = _resolve_groups(arrays[group], group, groups, reference)
+    # rows of A first (stable), so each group is a contiguous slice: views, never copies
+    arrays = arrays.sort(pl.col(group) == pair[1], maintain_order=True)
     in_b = (arrays[group] == pair[1]).to_numpy()
     w = None
     if weights is not None:
@@ -260,7 +266,7 @@ def build_design(
                 cats.append(cat)
     design = Design(
         z=np.hstack(blocks),
-        y=y.cast(pl.Float64).to_numpy(),
+        y=arrays[outcome].cast(pl.Float64).to_numpy(),
         w=w,
         in_b=in_b,
         groups=pair,

@@ -191,40 +191,40 @@ def _group_pass(
     z: np.ndarray,
     y: np.ndarray,
     w: np.ndarray | None,
-    jac: np.ndarray,
+    sums: np.ndarray,
     n_boot: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """One pass over a group's rows: delta-method variance and bootstrap sums.
+    """One pass over a group's rows: covariance of the products and bootstrap sums.
 
-    Returns ``n_g · Var(p_i @ jac)`` (the variance contribution of this group to every output)
-    and the sums of ``n_boot`` multinomial row resamples, shape (n_boot, q). The multinomial
-    over all rows is drawn as block totals, then uniform draws within each block (an exact
-    factorisation), so memory stays bounded by ``n_boot × _BLOCK``.
+    Returns ``n_g · Cov(p_i)`` (q, q), the covariance of this group's sums under row
+    resampling, and the sums of ``n_boot`` multinomial row resamples, shape (n_boot, q).
+    Products are centred on their mean (known from ``sums``) so the covariance accumulates
+    without cancellation. The multinomial over all rows is drawn as block totals, then uniform
+    draws within each block (an exact factorisation), so memory stays bounded by
+    ``n_boot × _BLOCK``.
     """
     n = z.shape[0]
+    mean = sums / n
     starts = np.arange(0, n, _BLOCK)
     sizes = np.minimum(starts + _BLOCK, n) - starts
     boot = None
     if n_boot > 0:
         totals = rng.multinomial(n, sizes / n, size=n_boot)  # (n_boot, n_blocks)
-        boot = np.zeros((n_boot, jac.shape[0]))
+        boot = totals.sum(axis=1, keepdims=True) * mean[None, :]  # = n · mean, per replicate
         offsets = np.arange(n_boot) * _BLOCK
-    total = np.zeros(jac.shape[1])
-    total_sq = np.zeros(jac.shape[1])
+    cross = np.zeros((mean.shape[0], mean.shape[0]))
     for k, (start, size) in enumerate(zip(starts, sizes, strict=True)):
         sl = slice(start, start + size)
         prod = _products(z[sl], y[sl], None if w is None else w[sl])
-        u = prod @ jac
-        total += u.sum(axis=0)
-        total_sq += np.einsum("ij,ij->j", u, u)
+        prod -= mean
+        cross += prod.T @ prod  # a symmetric rank-k update in BLAS
         if boot is not None:
             t = totals[:, k]
             idx = rng.integers(0, size, size=int(t.sum())) + np.repeat(offsets, t)
             counts = np.bincount(idx, minlength=n_boot * _BLOCK).reshape(n_boot, _BLOCK)
             boot += counts[:, :size].astype(float) @ prod
-    var = (total_sq - total * total / n) * n / max(n - 1, 1)
-    return var, boot
+    return cross * (n / max(n - 1, 1)), boot
 
 
 def oaxaca(
@@ -237,18 +237,20 @@ def oaxaca(
     ``w = 1`` for A and ``w = 0`` for B).
     """
     layout = _Layout(design, kind)
-    groups = []
-    for flag in (False, True):
-        rows = design.in_b == flag
-        w = None if design.w is None else design.w[rows]
-        groups.append((design.z[rows], design.y[rows], w))
+    groups = [
+        (design.z[rows], design.y[rows], None if design.w is None else design.w[rows])
+        for rows in design.slices()
+    ]
     sums = [_sums(*g) for g in groups]
     value = _decompose_sums(layout, reference, kind, sums[0], sums[1])
-    passes = [
-        _group_pass(*groups[g], _jacobian(layout, reference, kind, sums, g), n_boot, rng)
-        for g in (0, 1)
-    ]
-    delta = np.sqrt(np.maximum(passes[0][0] + passes[1][0], 0.0))
+    passes = [_group_pass(*groups[g], sums[g], n_boot, rng) for g in (0, 1)]
+    var = sum(
+        np.einsum("ik,ij,jk->k", jac, cov, jac, optimize=True)
+        for jac, cov in (
+            (_jacobian(layout, reference, kind, sums, g), passes[g][0]) for g in (0, 1)
+        )
+    )
+    delta = np.sqrt(np.maximum(var, 0.0))
     boot = None
     if n_boot > 0:
         boot = _decompose_sums(layout, reference, kind, passes[0][1], passes[1][1])
