@@ -430,11 +430,15 @@ class Audit:
             Path(path).write_text(text)
         return text
 
-    def to_html(self, path: str | Path | None = None) -> str:
-        """Render the self-contained HTML report; write it to ``path`` when given."""
+    def to_html(self, path: str | Path | None = None, **options: Any) -> str:
+        """Render the self-contained HTML report; write it to ``path`` when given.
+
+        ``options`` go to :func:`evenhand.report.render_audit` (``title``, ``source``,
+        ``wording``, ``data_bias``, ``extra_sections``).
+        """
         from evenhand.report import render_audit
 
-        html = render_audit(self)
+        html = render_audit(self, **options)
         if path is not None:
             Path(path).write_text(html, encoding="utf-8")
         return html

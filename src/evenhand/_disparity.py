@@ -238,13 +238,20 @@ def _pairwise(level: Level, m: int, alpha: float) -> tuple[np.ndarray, ...]:
 
 def _max_t_band(reps: np.ndarray, point: np.ndarray, alpha: float):
     """Simultaneous band ``point ± c·se`` with ``c`` the 1−alpha quantile of max |t*|."""
-    reps = np.where(np.isfinite(reps), reps, np.nan)
-    se = np.nanstd(reps, axis=0)
-    off = ~np.eye(point.shape[0], dtype=bool) & (se > 0) & np.isfinite(point)
+    finite = np.isfinite(reps)
+    count = finite.sum(axis=0)
+    safe = np.where(finite, reps, 0.0)
+    mean = safe.sum(axis=0) / np.maximum(count, 1)
+    se = np.sqrt((np.where(finite, reps - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1))
+    off = ~np.eye(point.shape[0], dtype=bool) & (se > 0) & np.isfinite(point) & (count > 1)
     if not off.any():
         return point.copy(), point.copy()
-    t = np.abs(reps[:, off] - point[off]) / se[off]
-    c = float(np.nanquantile(np.nanmax(t, axis=1), 1 - alpha))
+    t = np.where(finite[:, off], np.abs(reps[:, off] - point[off]) / se[off], -np.inf)
+    t_max = t.max(axis=1)
+    t_max = t_max[np.isfinite(t_max)]
+    if t_max.size == 0:
+        return point.copy(), point.copy()
+    c = float(np.quantile(t_max, 1 - alpha))
     return point - c * se, point + c * se
 
 
@@ -290,8 +297,8 @@ def _wald_stat(level: Level, m: int) -> tuple[float, int]:
 
 
 def _worst_best(level: Level, metrics: list[int], spreads: list[dict]) -> tuple[str, str]:
-    m = metrics[int(np.nanargmax([s["diff"] for s in spreads]))] if len(metrics) > 1 \
-        else metrics[0]
+    diffs = np.array([s["diff"] for s in spreads])
+    m = metrics[int(np.nanargmax(diffs))] if np.isfinite(diffs).any() else metrics[0]
     values = level.value[m]
     if np.all(np.isnan(values)):
         return "", ""

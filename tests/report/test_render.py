@@ -323,9 +323,6 @@ def _edge_case(name: str) -> pl.DataFrame:
     return pl.DataFrame({"y": y, "s": score, "g": rng.choice(["a", "b"], n)})
 
 
-# Audit.summary() warns on metrics that are nan in every group (reported to its owner).
-@pytest.mark.filterwarnings("ignore:All-NaN slice:RuntimeWarning",
-                            "ignore:Degrees of freedom:RuntimeWarning")
 @pytest.mark.parametrize("name", ["all_groups_small", "constant_score", "one_class",
                                   "unbounded_score"])
 def test_edge_cases_render_valid_charts(name):
@@ -341,11 +338,6 @@ def test_edge_cases_render_valid_charts(name):
         assert vlc.vegalite_to_vega(spec)["marks"]
 
 
-@pytest.mark.filterwarnings("ignore:All-NaN slice:RuntimeWarning",
-                            "ignore:Degrees of freedom:RuntimeWarning")
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="Audit.summary() fails with a single group (evenhand._disparity "
-                          "_worst_best: nanargmax of all-NaN); reported to the audit owner")
 def test_single_group_audit_renders():
     rng = np.random.default_rng(0)
     df = pl.DataFrame({"y": rng.integers(0, 2, 100), "s": rng.random(100), "g": ["a"] * 100})

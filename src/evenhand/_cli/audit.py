@@ -107,15 +107,17 @@ def _audit_command(
             task=task, k=k,
         )
     print_audit(result)
-    _write_outputs(result, json_out, html_out)
+    _write_outputs(result, json_out, html_out, source=str(file))
 
 
-def _write_outputs(result: Any, json_out: Path | None, html_out: Path | None) -> None:
+def _write_outputs(
+    result: Any, json_out: Path | None, html_out: Path | None, **report: Any
+) -> None:
     if json_out is not None:
         result.to_json(json_out)
         console.print(f"audit JSON written to {json_out.resolve()}")
     if html_out is not None:
-        result.to_html(html_out)
+        result.to_html(html_out, **report)
         console.print(f"HTML report written to {html_out.resolve()}")
 
 
@@ -148,7 +150,15 @@ def _demo_command(
     print_data_bias(bias, "Label bias before any model (facet: African-American vs the rest)")
     print_audit(result)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_outputs(result, out_dir / "audit.json", out_dir / "report.html")
+    _write_outputs(
+        result, out_dir / "audit.json", out_dir / "report.html",
+        title="COMPAS two-year recidivism: fairness audit",
+        source="ProPublica compas-scores-two-years.csv, all 7,214 defendants",
+        data_bias=bias,
+        wording={"people": "defendants", "outcome": "reoffended within two years",
+                 "no_outcome": "did not reoffend within two years",
+                 "selected": "labelled medium or high risk", "not_selected": "labelled low risk"},
+    )
 
 
 def register(app: typer.Typer) -> None:
