@@ -162,3 +162,23 @@ def test_tree_trained_with_missing_values_follows_their_branch():
     low, high = brute_bounds(model, df[FEATURES], {"a": 1, "b": 2}, step=0.25, extra=extra)
     np.testing.assert_allclose(cert.rows.score_low, low, atol=1e-12)
     np.testing.assert_allclose(cert.rows.score_high, high, atol=1e-12)
+
+
+@pytest.mark.parametrize("budget", [0, 64])
+def test_ensemble_with_finite_sets(budget):
+    train = _train()
+    model = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(
+        train[FEATURES], train.y)
+    df = _data()
+    ranges = {"c": "any", "a": [0, 11]}
+    cert = certify(model, df, ranges=ranges, sensitive="g", search_budget=budget)
+    low, high = brute_bounds(model, df[FEATURES], ranges)
+    r = cert.rows
+    assert (r.score_low <= low + 1e-12).all()
+    assert (r.score_high >= high - 1e-12).all()
+    assert (r.score_low_inner >= low - 1e-12).all()
+    assert (r.score_high_inner <= high + 1e-12).all()
+    if budget:  # 4 × 3 combinations: all scored, exact
+        assert r.exact.all()
+        np.testing.assert_allclose(r.score_low, low, atol=1e-12)
+        np.testing.assert_allclose(r.score_high, high, atol=1e-12)

@@ -73,7 +73,7 @@ def _bounds_command(
     model: Annotated[Path, typer.Argument(help="Fitted model saved with joblib.dump.")],
     file: Annotated[Path, typer.Argument(help="CSV, Parquet or NDJSON file.")],
     ranges: Annotated[Path, typer.Option(
-        help='JSON file: {"feature": 1 | "10%" | [values] | "any"}.')],
+        help='JSON file: {"feature": 1 | "10%" | list of values | "any"}.')],
     sensitive: Annotated[str, typer.Option(help="Sensitive column(s), comma-separated.")],
     y_true: Annotated[str | None, typer.Option("--y-true", help="Binary outcome column.")] = None,
     threshold: Annotated[float, typer.Option(help="Decision: score >= threshold.")] = 0.5,
@@ -83,12 +83,16 @@ def _bounds_command(
     reference: Annotated[str | None, typer.Option(help="Reference group.")] = None,
     metrics: Annotated[str | None, typer.Option(
         help="Metrics to print, comma-separated.")] = None,
-    search_budget: Annotated[int, typer.Option("--search-budget")] = 64,
+    search_budget: Annotated[int, typer.Option(
+        "--search-budget", help="Model scores per row for the search.")] = 64,
     seed: Annotated[int, typer.Option(help="Seed of the search.")] = 0,
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="Write the full certificate as JSON.")] = None,
 ) -> None:
-    """Bound MODEL's decisions on FILE when inputs are trusted only within RANGES."""
+    """Bound MODEL's decisions on FILE when inputs are trusted only within RANGES.
+
+    MODEL is unpickled: only load model files you trust.
+    """
     from evenhand.bounds import certify
 
     spec = read_json_file(ranges, "ranges")
