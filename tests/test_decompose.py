@@ -386,7 +386,9 @@ def test_to_dict_is_json_and_chart_is_a_waterfall() -> None:
     values = spec["data"]["values"]
     assert values[-1]["label"] == "gap"
     assert values[-2]["end"] == pytest.approx(res.gap)  # the steps end at the gap
-    assert spec["mark"]["type"] == "bar"
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "rule"]
+    explained = values[0]  # the whisker is the step's interval, placed where the bar ends
+    assert explained["ci_low_end"] == pytest.approx(explained["start"] + explained["ci_low"])
     assert repr(res).startswith("Decomposition(oaxaca, 0 - 1: gap=")
 
 

@@ -222,21 +222,16 @@ class Decomposition:
             for c in rest
             for r in totals.filter(pl.col("component") == c).to_dicts()
         ]
+        gap = self._table.filter(pl.col("kind") == "gap").row(0, named=True)
+        steps.append({"label": "gap", "part": "gap", **gap})
         end = 0.0
         for step in steps:
-            step["start"], end = end, end + step["contribution"]
-            step["end"] = end
-        steps.append(
-            {
-                "label": "gap",
-                "part": "gap",
-                "start": 0.0,
-                "end": self.gap,
-                "contribution": self.gap,
-                "ci_low": None,
-                "ci_high": None,
-            }
-        )
+            start = 0.0 if step["part"] == "gap" else end
+            step["start"], step["end"] = start, start + step["contribution"]
+            end = step["end"]
+            for side in ("ci_low", "ci_high"):  # the interval drawn where the bar ends
+                ci = step.get(side)
+                step[f"{side}_end"] = None if ci is None else start + ci
         return [{k: _jsonable(v) for k, v in s.items()} for s in steps]
 
     def chart(self) -> Any:
@@ -255,17 +250,20 @@ class Decomposition:
         steps = self._waterfall_steps()
         order = [s["label"] for s in steps]
         a, b = self.groups
-        return (
-            alt.Chart(alt.Data(values=steps))
-            .mark_bar()
-            .encode(
-                x=alt.X("label:N", sort=order, title=None),
-                y=alt.Y("start:Q", title=f"gap in mean outcome ({a} - {b})"),
-                y2="end:Q",
-                color=alt.Color("part:N", title="component"),
-                tooltip=["label:N", "contribution:Q", "ci_low:Q", "ci_high:Q"],
-            )
-            .properties(title=f"Decomposition of the gap ({self.method}, {self.kind})")
+        base = alt.Chart(alt.Data(values=steps)).encode(
+            x=alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30))
+        )
+        bars = base.mark_bar().encode(
+            y=alt.Y("start:Q", title=f"gap in mean outcome ({a} - {b})"),
+            y2="end:Q",
+            color=alt.Color("part:N", title="component"),
+            tooltip=["label:N", "contribution:Q", "ci_low:Q", "ci_high:Q", "share:Q"],
+        )
+        whiskers = base.mark_rule(color="black").encode(y="ci_low_end:Q", y2="ci_high_end:Q")
+        level = round(100 * self._info["confidence_level"])
+        return (bars + whiskers).properties(
+            title=f"Decomposition of the gap ({self.method}, {self.kind}; {level}% intervals)",
+            width=max(240, 60 * len(steps)),
         )
 
     def __repr__(self) -> str:
