@@ -356,3 +356,23 @@ def test_infeasible_rule_is_an_error_that_says_why():
                                             r"raise tolerance"):
         _alloc(df, capacity=2, constraint="parity")
     assert _alloc(df, capacity=2, constraint="parity", tolerance=0.5).served == 2
+
+
+def test_equal_opportunity_with_nobody_in_need_is_the_free_optimum(people):
+    data = people.with_columns(need=pl.lit(0))
+    for method in ("quota", "milp"):
+        small = data.head(100)
+        result = _alloc(small, capacity=10, need="need", constraint="equal_opportunity",
+                        method=method)
+        free = _alloc(small, capacity=10)
+        assert result.total_benefit == pytest.approx(free.total_benefit)
+        assert result.by_group["need_rate"].is_nan().all()
+
+
+def test_compare_rows_carry_intervals_and_nulls_for_infeasible_rules():
+    df = pl.DataFrame({"benefit": [3.0, 2.0, 1.0, 1.0, 1.0], "group": list("aabbb"),
+                       "se": [0.1] * 5})
+    result = _alloc(df, capacity=2, compare=["none", "parity"], benefit_se="se")
+    table = result.compare
+    assert table.filter(rule="none")["benefit_low"].item() < 5.0
+    assert table.filter(rule="parity")["benefit_low"].item() is None

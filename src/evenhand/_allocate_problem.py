@@ -65,6 +65,7 @@ class Problem:
     se: np.ndarray | None = None
     draws: np.ndarray | None = None
     sizes: np.ndarray = field(init=False)
+    cache: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sizes = np.bincount(self.codes, minlength=self.n_groups)

@@ -162,9 +162,9 @@ def _branch_and_bound(dims: list[int], box_of: Callable[[Ranges], Box | None],
     while heap:
         _, ranges, k = heapq.heappop(heap)
         widths = [j - i for i, j in ranges]
-        d = int(np.argmax(widths))
-        if widths[d] == 0:
+        if not widths or max(widths) == 0:
             return k
+        d = int(np.argmax(widths))
         i, j = ranges[d]
         mid = (i + j) // 2
         for half in ((i, mid), (mid + 1, j)):
@@ -203,10 +203,12 @@ def solve_quota(prob: Problem, rule: Rule) -> QuotaResult | None:
     cap = int(prob.capacity)
     if rule.name == "equal_opportunity":
         cell, constrained = _cells(prob, rule)
-        cells = SortedCells(prob.benefit, cell, len(constrained))
-        k = _search(cells, [_parity_boxes(cells, constrained, rule.tolerance, cap)], cap)
+        cells = _sorted(prob, "need", cell, len(constrained))
+        families = [_parity_boxes(cells, constrained, rule.tolerance, cap)] \
+            if constrained.any() else []  # nobody in need: nothing to equalise
+        k = _search(cells, families, cap)
         return None if k is None else QuotaResult(cells.selection(k))
-    cells = SortedCells(prob.benefit, prob.codes, prob.n_groups)
+    cells = _sorted(prob, "group", prob.codes, prob.n_groups)
     if rule.name == "max_min":
         return _max_min(cells, prob.sizes, rule.tolerance, cap)
     families = []
@@ -221,6 +223,14 @@ def solve_quota(prob: Problem, rule: Rule) -> QuotaResult | None:
     else:
         k = _search(cells, families, cap)
     return None if k is None else QuotaResult(cells.selection(k))
+
+
+def _sorted(prob: Problem, key: str, cell: np.ndarray, n_cells: int) -> SortedCells:
+    """Sort once per problem and cell layout: every rule (and ``compare``) reuses it."""
+    cache = prob.cache.setdefault("sorted_cells", {})
+    if key not in cache:
+        cache[key] = SortedCells(prob.benefit, cell, n_cells)
+    return cache[key]
 
 
 def _cells(prob: Problem, rule: Rule) -> tuple[np.ndarray, np.ndarray]:

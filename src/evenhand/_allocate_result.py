@@ -157,7 +157,8 @@ class Allocation:
         ``method``, ``served``, ``total_benefit``, ``price_of_fairness``,
         ``relative_price_of_fairness``, ``rate_gap`` (max − min service rate),
         ``min_mean_benefit`` (worst group's mean benefit), ``share_gap``
-        (max_g |share_g − size share_g|) and, with need, ``need_rate_gap``. Infeasible rules
+        (max_g |share_g − size share_g|), with need ``need_rate_gap``, and with uncertainty
+        ``benefit_low``/``benefit_high`` (the interval of ``total_benefit``). Infeasible rules
         have nulls.
         """
         if self._compare is None:
@@ -191,6 +192,9 @@ class Allocation:
         if prob.need is not None:
             rates = stats["need_rate"][np.isfinite(stats["need_rate"])]
             row["need_rate_gap"] = float(np.ptp(rates)) if rates.size else None
+        interval = self._interval(sol.x.astype(float))
+        if interval is not None:
+            row["benefit_low"], row["benefit_high"] = interval
         return row
 
     def compare_by_group(self) -> Any:
