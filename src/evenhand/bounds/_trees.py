@@ -50,6 +50,20 @@ class FlatTree:
     missing_left: np.ndarray
 
     @functools.cached_property
+    def looped(self) -> tuple[np.ndarray, ...]:
+        """Arrays where each leaf splits on feature 0 at +inf into itself, and the depth."""
+        leaf = self.feature < 0
+        nodes = np.arange(self.feature.shape[0])
+        return (
+            np.where(leaf, 0, self.feature),
+            np.where(leaf, np.inf, self.threshold),
+            np.where(leaf, nodes, self.left),
+            np.where(leaf, nodes, self.right),
+            self.missing_left | leaf,
+            int(self.parent_depth[1].max()),
+        )
+
+    @functools.cached_property
     def parent_depth(self) -> tuple[np.ndarray, np.ndarray]:
         """Each node's parent (``-1`` at the root) and depth."""
         n_nodes = self.feature.shape[0]
@@ -230,34 +244,30 @@ def _leaf_pairs(
     """All ``(row, leaf)`` pairs where the row's box may reach the leaf.
 
     The descent starts at ``start`` (a node every point of the row's box passes through),
-    else at the root.
+    else at the root. Leaves loop onto themselves (threshold +inf, both children itself),
+    so a fixed number of vectorised steps — the tree's depth — reaches every leaf without
+    filtering finished pairs; a pair is duplicated only where the box straddles a split.
     """
+    feature, threshold, left, right, miss_left, depth = tree.looped
     rows = np.arange(lo.shape[0])
     nodes = np.zeros(lo.shape[0], dtype=np.intp) if start is None else start.copy()
     has_nan = bool(np.isnan(lo).any())
-    out_rows, out_leaves = [], []
-    while rows.size:
-        f = tree.feature[nodes]
-        leaf = f < 0
-        if leaf.any():
-            out_rows.append(rows[leaf])
-            out_leaves.append(nodes[leaf])
-            rows, nodes, f = rows[~leaf], nodes[~leaf], f[~leaf]
-        if not rows.size:
-            break
-        t = tree.threshold[nodes]
+    for _ in range(depth):
+        f = feature[nodes]
+        t = threshold[nodes]
         low, high = lo[rows, f], hi[rows, f]
         go_left, go_right = low <= t, high > t
         if has_nan:
             nan = np.isnan(low)
-            miss_left = tree.missing_left[nodes]
-            go_left = np.where(nan, miss_left, go_left)
-            go_right = np.where(nan, ~miss_left, go_right)
-        rows = np.concatenate([rows[go_left], rows[go_right]])
-        nodes = np.concatenate([tree.left[nodes[go_left]], tree.right[nodes[go_right]]])
-    if not out_rows:
-        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
-    return np.concatenate(out_rows), np.concatenate(out_leaves)
+            go_left = np.where(nan, miss_left[nodes], go_left)
+            go_right = np.where(nan, ~miss_left[nodes], go_right)
+        both = go_left & go_right
+        step = np.where(go_left, left[nodes], right[nodes])
+        if both.any():
+            rows = np.concatenate([rows, rows[both]])
+            step = np.concatenate([step, right[nodes[both]]])
+        nodes = step
+    return rows, nodes
 
 
 def _node_bounds(tree: FlatTree, features: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -356,22 +366,21 @@ def _boxes(tm: TreeModel, X: np.ndarray, domains: dict[str, Domain], index: dict
 CHUNK = 32_768  # rows per pass: bounds the (rows × trees) leaf-index matrices
 
 
-def _corner_leaves(tm: TreeModel, t: int, lo: np.ndarray, hi: np.ndarray):
-    """Leaves of the two extreme corners of each box, from the compiled ``Tree.apply``.
+def _tree_extremes(tm, t, tree, box, corner, set_domains):
+    """Per row: this tree's smallest and largest reachable leaf (node ids).
 
-    A tree's leaves are axis-aligned boxes: when the lowest and the highest corner of a
-    row's box fall in the same leaf, the whole box does, and no descent is needed.
+    With ``corner`` (the boxes' float32 corners) the compiled ``Tree.apply`` places both
+    corners first. A tree's leaves are axis-aligned boxes: when the lowest and the highest
+    corner of a row's box fall in the same leaf, the whole box does, and no descent is
+    needed; otherwise every point of the box passes through the corners' deepest common
+    ancestor, where the descent starts.
     """
-    if tm.compiled is None or np.isnan(lo).any() or np.isnan(hi).any():
-        return None
-    tree = tm.compiled[t]
-    return tree.apply(lo), tree.apply(hi)
-
-
-def _tree_extremes(tm, t, tree, lo, hi, set_domains):
-    """Per row: this tree's smallest and largest reachable leaf (node ids)."""
+    lo, hi = box
     n = lo.shape[0]
-    corners = _corner_leaves(tm, t, lo, hi)
+    corners = None
+    if corner is not None:
+        compiled = tm.compiled[t]
+        corners = compiled.apply(corner[0]), compiled.apply(corner[1])
     if corners is None:
         todo = np.arange(n)
         arg_min, arg_max = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
@@ -398,16 +407,18 @@ def tree_bounds(
     """
     n = X.shape[0]
     lo, hi = _boxes(tm, X, domains, index)
-    if tm.compiled is not None:  # the compiled apply reads float32, C-ordered rows
-        lo, hi = (np.ascontiguousarray(a, dtype=np.float32) for a in (lo, hi))
     set_domains = {index[k]: d for k, d in domains.items() if d.kind == "set"}
     raw_low, raw_high = np.zeros(n), np.zeros(n)
     leaf_low, leaf_high = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
     for start in range(0, n, CHUNK):
         part = slice(start, min(start + CHUNK, n))
         sets = {f: d.take(np.arange(part.start, part.stop)) for f, d in set_domains.items()}
+        box = (lo[part], hi[part])
+        # the compiled apply reads float32, C-ordered rows; the descent is faster in float64
+        corner = None if tm.compiled is None or np.isnan(box[0]).any() or np.isnan(
+            box[1]).any() else tuple(np.ascontiguousarray(a, dtype=np.float32) for a in box)
         for t, tree in enumerate(tm.trees):
-            a_min, a_max = _tree_extremes(tm, t, tree, lo[part], hi[part], sets)
+            a_min, a_max = _tree_extremes(tm, t, tree, box, corner, sets)
             raw_low[part] += tree.value[a_min]
             raw_high[part] += tree.value[a_max]
             leaf_low[part], leaf_high[part] = a_min, a_max
