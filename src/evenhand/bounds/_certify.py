@@ -22,7 +22,6 @@ __all__ = ["certify"]
 
 Method = Literal["auto", "linear", "tree", "search"]
 METHODS = ("auto", "linear", "tree", "search")
-SOUND_TOL = 1e-12  # rounding slack when comparing bounds from different code paths
 
 
 def _labels(columns: Mapping[str, np.ndarray], sensitive: list[str]) -> tuple[np.ndarray, list]:
