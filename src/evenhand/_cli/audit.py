@@ -11,6 +11,7 @@ import typer
 from evenhand._cli._io import scan_table
 from evenhand._cli._tables import console, fmt, fmt_p, print_frame, with_ci
 from evenhand._cli.data_bias import print_data_bias
+from evenhand._slices_chart import slices_chart
 
 __all__ = ["print_audit", "register"]
 
@@ -149,16 +150,39 @@ def _demo_command(
                               facet="African-American")
     print_data_bias(bias, "Label bias before any model (facet: African-American vs the rest)")
     print_audit(result)
+    slices = _demo_slices(compas)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_outputs(
         result, out_dir / "audit.json", out_dir / "report.html",
         title="COMPAS two-year recidivism: fairness audit",
         source="ProPublica compas-scores-two-years.csv, all 7,214 defendants",
         data_bias=bias,
+        extra_sections=[{
+            "title": "Where the decisions err most",
+            "text": ("Subgroups (conjunctions of up to three attributes, SliceLine search) "
+                     "whose error rate is highest relative to their size; p-values are "
+                     "Bonferroni-corrected for every slice evaluated."),
+            "content": slices_chart(slices),
+            "table": slices,
+        }],
         wording={"people": "defendants", "outcome": "reoffended within two years",
                  "no_outcome": "did not reoffend within two years",
                  "selected": "labelled medium or high risk", "not_selected": "labelled low risk"},
     )
+
+
+def _demo_slices(compas: pl.DataFrame) -> pl.DataFrame:
+    import evenhand
+
+    slices = evenhand.find_slices(
+        compas, features=["race", "sex", "age_cat", "c_charge_degree", "priors_count"],
+        y_true="two_year_recid", y_pred="high_risk", max_order=3, top_k=8, rank_by="lift",
+        min_support=100,
+    )
+    print_frame(slices.select("slice", "size", "error", "lift",
+                              pl.col("p_value").map_elements(fmt_p, return_dtype=pl.Utf8)),
+                "Subgroups where the decisions err most (lift = error / overall error)")
+    return slices
 
 
 def register(app: typer.Typer) -> None:
