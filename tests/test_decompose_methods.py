@@ -247,6 +247,26 @@ def test_shapley_true_contributions_inside_95_ci(cohort) -> None:
         assert row["ci_low"] <= cohort.effects[row["factor"]] <= row["ci_high"], row
 
 
+def test_shapley_reweighting_recovers_the_truth_and_agrees_with_matching(cohort) -> None:
+    kw = {
+        "outcome": "complication",
+        "group": "group",
+        "factors": cohort.factors,
+        "method": "shapley",
+        "seed": 1,
+    }
+    rew = eh.decompose(cohort.frame, equalise="reweighting", n_boot=25, **kw)
+    match = eh.decompose(cohort.frame, n_boot=0, **kw)
+    assert rew.explained == pytest.approx(match.explained, abs=1e-12)  # same endpoints
+    np.testing.assert_allclose(
+        rew.by_factor["contribution"], match.by_factor["contribution"], atol=2e-3
+    )
+    for row in rew.by_factor.iter_rows(named=True):
+        assert row["ci_low"] <= cohort.effects[row["factor"]] <= row["ci_high"], row
+    with pytest.raises(EvenhandError, match=r"'equalise' parameter .* got 'sampling'"):
+        eh.decompose(cohort.frame.head(500), equalise="sampling", n_boot=0, **kw)
+
+
 def test_delta_intervals_cover_at_the_nominal_rate() -> None:
     hits, total = 0, 0
     for seed in range(25):
@@ -260,3 +280,20 @@ def test_delta_intervals_cover_at_the_nominal_rate() -> None:
             hits += row["ci_low"] <= c.effects[row["factor"]] <= row["ci_high"]
             total += 1
     assert hits / total >= 0.85  # nominal 0.95; 75 intervals
+
+
+def test_shapley_reweighting_without_overlap_is_an_error() -> None:
+    rng = np.random.default_rng(0)
+    g = np.repeat([0, 1], 200)
+    x = np.where(g == 1, 5.0, 0.0) + rng.random(400)  # the groups do not overlap on x
+    df = pl.DataFrame({"y": x + rng.normal(size=400), "g": g, "x": x, "z": rng.normal(size=400)})
+    with pytest.raises(EvenhandError, match=r"overlap .* separates them perfectly"):
+        eh.decompose(
+            df,
+            outcome="y",
+            group="g",
+            factors={"a": ["x"], "b": ["z"]},
+            method="shapley",
+            equalise="reweighting",
+            n_boot=0,
+        )

@@ -97,6 +97,7 @@ def decompose(
     confidence_level: float = 0.95,
     n_orders: int = 100,
     max_pairs: int = 20_000,
+    equalise: Literal["matching", "reweighting"] = "matching",
     seed: int | np.random.Generator | None = None,
 ) -> Decomposition:
     """Decompose the gap in mean ``outcome`` between two groups into factor-group parts.
@@ -131,10 +132,14 @@ def decompose(
 
     **Shapley** (``method="shapley"``): players are the factor groups (at most 8). For a
     coalition ``S``, ``v(S)`` is the mean prediction of an outcome ``model`` (any scikit-learn
-    estimator; default ``LinearRegression``) on hybrid rows whose ``S`` columns come from a
-    random row of A and other columns from a random row of B (``max_pairs`` random pairs;
-    this equalises the factor groups' distributions assuming they are independent of each
-    other). ``v(∅)``/``v(all)`` are the mean predictions over all rows of B / A. Exact
+    estimator; default: least squares with an intercept) when the ``S`` columns follow A's
+    distribution and the others B's. With ``equalise="matching"`` the rows are hybrids of a
+    random row of A (``S`` columns) and a random row of B (other columns), ``max_pairs`` pairs;
+    this assumes the factor groups are independent of each other. With
+    ``equalise="reweighting"`` B's rows are weighted by the odds ``P(A | x_S) / P(B | x_S)``
+    of a logistic regression, so the other columns keep B's distribution given ``x_S``
+    (DiNardo–Fortin–Lemieux).
+    ``v(∅)``/``v(all)`` are the mean predictions over all rows of B / A. Exact
     Shapley values over all coalitions sum to ``v(all) − v(∅)`` (explained); the unexplained
     part is ``Δ − explained``, so shares sum to 1 exactly. The model is fitted on the
     reference group's rows, on all rows (``"neumark"``) or on all rows with an indicator of
@@ -171,7 +176,9 @@ def decompose(
     n_orders : int
         Random variable orders for Fairlie.
     max_pairs : int
-        Random (A, B) pairs used for Shapley coalition values.
+        Random (A, B) pairs used for Shapley coalition values (``equalise="matching"``).
+    equalise : {"matching", "reweighting"}
+        How Shapley equalises a coalition's distribution (see above).
     seed : int, Generator or None
         Seed of every random step (bootstrap, Fairlie orders, Shapley pairs).
 
@@ -267,7 +274,13 @@ def decompose(
         from evenhand._decompose_shapley import shapley
 
         est = shapley(
-            design, reference=ref, model=model, n_boot=int(n_boot), max_pairs=max_pairs, rng=rng
+            design,
+            reference=ref,
+            model=model,
+            n_boot=int(n_boot),
+            max_pairs=max_pairs,
+            equalise=equalise,
+            rng=rng,
         )
     info = {
         "method": method,

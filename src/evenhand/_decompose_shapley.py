@@ -1,9 +1,11 @@
 """Shapley decomposition of a gap over factor groups, with any scikit-learn outcome model.
 
 The players are the factor groups. A coalition's value is the mean model prediction when the
-coalition's columns follow group A's distribution and the other columns group B's (random
-A/B row pairs, i.e. interventional: it assumes the factor groups are independent of each
-other within a group). Shapley values are computed exactly over all ``2^G`` coalitions.
+coalition's columns follow group A's distribution and the other columns group B's: either on
+random A/B row pairs (``"matching"``, interventional: it assumes the factor groups are
+independent of each other within a group) or on B's rows reweighted by the odds of belonging
+to A given the coalition's columns (``"reweighting"``: the other columns keep B's
+distribution given the coalition's). Shapley values are exact over all ``2^G`` coalitions.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from evenhand._decompose_design import Design
 from evenhand._decompose_estimates import Estimates, Label, stratified_indices
+from evenhand._decompose_fairlie import _NoConvergence
 from evenhand._errors import EvenhandError
 
 __all__ = ["MAX_PLAYERS", "shapley", "shapley_weights"]
@@ -41,21 +44,31 @@ def _shapley_values(v: np.ndarray, n_players: int) -> np.ndarray:
     return phi
 
 
-def _predictor(model: Any, x: np.ndarray, y: np.ndarray, jann_flag: np.ndarray | None) -> Any:
-    from sklearn.base import clone, is_classifier
-    from sklearn.linear_model import LinearRegression
+def _ols(x: np.ndarray, y: np.ndarray) -> Any:
+    """Least squares with an intercept (the default model; same fit as LinearRegression)."""
+    z = np.hstack([np.ones((x.shape[0], 1)), x])
+    coef = np.linalg.lstsq(z, y, rcond=None)[0]
+    return lambda rows: coef[0] + rows @ coef[1:]
 
-    est = LinearRegression() if model is None else clone(model)
+
+def _predictor(model: Any, x: np.ndarray, y: np.ndarray, jann_flag: np.ndarray | None) -> Any:
     if jann_flag is not None:
         x = np.hstack([x, jann_flag[:, None].astype(float)])
-    est.fit(x, y)
+    if model is None:
+        raw = _ols(x, y)
+    else:
+        from sklearn.base import clone, is_classifier
+
+        est = clone(model).fit(x, y)
+        if is_classifier(est):
+            raw = lambda rows: est.predict_proba(rows)[:, 1]  # noqa: E731
+        else:
+            raw = lambda rows: np.asarray(est.predict(rows), dtype=float)  # noqa: E731
 
     def predict(rows: np.ndarray) -> np.ndarray:
         if jann_flag is not None:  # evaluate with the group-B indicator set to 0
             rows = np.hstack([rows, np.zeros((rows.shape[0], 1))])
-        if is_classifier(est):
-            return est.predict_proba(rows)[:, 1]
-        return np.asarray(est.predict(rows), dtype=float)
+        return raw(rows)
 
     return predict
 
@@ -95,6 +108,31 @@ def _coalition_values(
     return v
 
 
+def _reweighted_values(
+    predict: Any, xa: np.ndarray, xb: np.ndarray, col_masks: np.ndarray
+) -> np.ndarray:
+    """Coalition values by reweighting B's rows so their ``S`` columns follow A's law.
+
+    The weight of a B row is the odds ``P(A | x_S) / P(B | x_S)`` of a logistic regression of
+    group membership on the coalition's (standardised) columns, so the other columns keep B's
+    distribution *given* ``x_S`` (DiNardo, Fortin & Lemieux 1996). No overlap between the
+    groups (perfect separation) raises ``_NoConvergence``.
+    """
+    from evenhand._decompose_fairlie import fit_binary  # Newton-IRLS: fast, no tuning
+
+    pred_b = predict(xb)
+    x = np.vstack([xa, xb])
+    x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+    is_a = np.r_[np.ones(xa.shape[0]), np.zeros(xb.shape[0])]
+    v = np.empty(col_masks.shape[0])
+    v[0], v[-1] = np.mean(pred_b), np.mean(predict(xa))
+    for c in range(1, col_masks.shape[0] - 1):
+        design = np.hstack([np.ones((x.shape[0], 1)), x[:, col_masks[c]]])
+        log_odds = design[xa.shape[0] :] @ fit_binary(design, is_a, None, "logit")
+        v[c] = np.average(pred_b, weights=np.exp(log_odds - log_odds.max()))
+    return v
+
+
 def _estimate(
     design: Design,
     rows: np.ndarray,
@@ -102,11 +140,15 @@ def _estimate(
     model: Any,
     col_masks: np.ndarray,
     max_pairs: int,
+    equalise: str,
     rng: np.random.Generator,
 ) -> np.ndarray:
     predict = _fit(design, rows, ref, model)
     x, y, in_b = design.z[rows, 1:], design.y[rows], design.in_b[rows]
-    v = _coalition_values(predict, x[~in_b], x[in_b], col_masks, max_pairs, rng)
+    if equalise == "reweighting":
+        v = _reweighted_values(predict, x[~in_b], x[in_b], col_masks)
+    else:
+        v = _coalition_values(predict, x[~in_b], x[in_b], col_masks, max_pairs, rng)
     phi = _shapley_values(v, len(design.factor_names))
     ya, yb = float(np.mean(y[~in_b])), float(np.mean(y[in_b]))
     explained = v[-1] - v[0]
@@ -120,9 +162,14 @@ def shapley(
     model: Any,
     n_boot: int,
     max_pairs: int,
+    equalise: str,
     rng: np.random.Generator,
 ) -> Estimates:
     """Shapley decomposition over factor groups with bootstrap replicates (model refitted)."""
+    if equalise not in ("matching", "reweighting"):
+        raise EvenhandError(
+            f"The 'equalise' parameter must be 'matching' or 'reweighting'; got {equalise!r}."
+        )
     n_players = len(design.factor_names)
     if n_players > MAX_PLAYERS:
         raise EvenhandError(
@@ -147,23 +194,25 @@ def shapley(
     owner = np.array([player[f] for f in design.factors[1:]])
     col_masks = np.array([[(m >> o) & 1 == 1 for o in owner] for m in range(1 << n_players)])
     everything = np.arange(design.y.shape[0])
-    value = _estimate(design, everything, reference, model, col_masks, max_pairs, rng)
+    try:
+        value = _estimate(design, everything, reference, model, col_masks, max_pairs, equalise, rng)
+    except _NoConvergence as exc:
+        raise EvenhandError(
+            "equalise='reweighting' needs the two groups to overlap on every coalition of "
+            "factor groups, but a logistic regression of group membership separates them "
+            "perfectly. Use equalise='matching' or merge sparse categories."
+        ) from exc
     boot = None
     if n_boot > 0:
-        boot = np.array(
-            [
-                _estimate(
-                    design,
-                    stratified_indices(design.in_b, rng),
-                    reference,
-                    model,
-                    col_masks,
-                    max_pairs,
-                    rng,
+        boot = np.full((n_boot, value.shape[0]), np.nan)
+        for r in range(n_boot):
+            rows = stratified_indices(design.in_b, rng)
+            try:
+                boot[r] = _estimate(
+                    design, rows, reference, model, col_masks, max_pairs, equalise, rng
                 )
-                for _ in range(n_boot)
-            ]
-        )
+            except _NoConvergence:  # a replicate without overlap is left out of the intervals
+                continue
     a, b = design.groups
     labels = [
         Label("mean", "mean", a),

@@ -75,6 +75,7 @@ def decompose_command(
     ] = None,
     weights: Annotated[str | None, typer.Option(help="Row-weight column.")] = None,
     model: Annotated[str | None, typer.Option(help="logit or probit (fairlie).")] = None,
+    equalise: Annotated[str, typer.Option(help="matching or reweighting (shapley).")] = "matching",
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates.")] = 500,
     seed: Annotated[int, typer.Option(help="Seed of every random step.")] = 0,
     json_out: Annotated[
@@ -104,6 +105,7 @@ def decompose_command(
         weights=weights,
         groups=order,
         model=model,
+        equalise=equalise,  # type: ignore[arg-type]
         n_boot=n_boot,
         seed=seed,
     )
