@@ -238,3 +238,15 @@ def test_empty_data_is_rejected():
     df = _small().head(0)
     with pytest.raises(EvenhandError, match="data has no rows"):
         certify(_small_model(_small()), df, ranges={"x": 1}, sensitive="g")
+
+
+def test_more_bad_inputs():
+    df = _small()
+    model = _small_model(df)
+    with pytest.raises(EvenhandError, match="features must be a list of column names"):
+        certify(model, df, ranges={"x": 1}, sensitive="g", features="x")
+    with pytest.raises(EvenhandError, match="must be a fitted estimator"):
+        certify(object(), df, ranges={"x": 1}, sensitive="g", features=["x"])
+    cert = certify(model, df, ranges={"x": 1}, sensitive="g", y_true="y")
+    with pytest.raises(EvenhandError, match="No difference of 'fpr' for group 'zz'"):
+        cert.disparity("fpr", "zz")
