@@ -250,3 +250,17 @@ def test_more_bad_inputs():
     cert = certify(model, df, ranges={"x": 1}, sensitive="g", y_true="y")
     with pytest.raises(EvenhandError, match="No difference of 'fpr' for group 'zz'"):
         cert.disparity("fpr", "zz")
+
+
+def test_values_the_model_rejects_are_reported():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    df = _small()
+    pre = ColumnTransformer([("oh", OneHotEncoder(handle_unknown="error"), ["k"])],
+                            remainder="passthrough")
+    model = make_pipeline(pre, LogisticRegression()).fit(df.select("x", "k").to_pandas(),
+                                                         df["y"].to_numpy())
+    with pytest.raises(EvenhandError, match="ranges only allow values the model accepts"):
+        certify(model, df, ranges={"k": ["unseen"]}, sensitive="g")

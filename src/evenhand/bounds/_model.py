@@ -91,7 +91,16 @@ class Scorer:
 
     def _call(self, method: str, X: Any) -> np.ndarray:
         self.calls += 1
-        out = np.asarray(getattr(self.model, method)(X))
+        try:
+            out = np.asarray(getattr(self.model, method)(X))
+        except ValueError as exc:
+            if isinstance(exc, EvenhandError):
+                raise
+            raise EvenhandError(
+                f"The model's {method} rejected the rows evenhand built ({exc}). Check that "
+                "features holds the model's inputs and that ranges only allow values the "
+                f"model accepts; got features={self.features[:20]}."
+            ) from exc
         return out[:, 1] if method == "predict_proba" else out.reshape(out.shape[0], -1)[:, 0]
 
     def score(
