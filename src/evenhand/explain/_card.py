@@ -81,7 +81,7 @@ _RATE_WORDS = {
     "fnr": "the share of people with a positive true outcome who were given a negative "
     "decision (false negative rate)",
     "mae": "average size of the model's error",
-    "mean_residual": "average of outcome minus prediction",
+    "mean_residual": "average of prediction minus outcome",
 }
 
 

@@ -1,7 +1,7 @@
 """How the model errs for each group, measured on the calibration data.
 
-TODO(audit): use evenhand.audit — these few per-group rates and Wilson intervals are a
-private stand-in until the explainer is wired to the audit engine.
+The per-group figures come from :func:`evenhand.audit` (one definition of every rate and
+interval); "everyone else" pools the other groups' counts with the same Wilson interval.
 """
 
 from __future__ import annotations
@@ -10,31 +10,30 @@ from typing import Any
 
 import numpy as np
 
+from evenhand._uncertainty import normal_quantile, wilson
+
 __all__ = ["classification_context", "record_context", "regression_context"]
 
-Z95 = 1.959963984540054  # standard normal 97.5% quantile: two-sided 95% intervals
+LEVEL = 0.95
 
 
-def _wilson(x: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval ``(p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)``.
+def _audit_rows(data: dict[str, np.ndarray], n_groups: int, **kwargs: Any) -> dict[str, Any]:
+    """Per-group ``value``/``low``/``high`` of each audited metric, indexed by group code."""
+    from evenhand import audit
 
-    ``nan`` bounds where ``n == 0``.
-    """
-    # TODO(audit): use evenhand.audit (its Wilson intervals) instead of this copy
-    x = np.asarray(x, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = x / n
-        z2 = z * z
-        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-        half = z * np.sqrt(np.clip(p * (1 - p) / n + z2 / (4 * n * n), 0, None)) / (1 + z2 / n)
-    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
-    return low, high
+    result = audit(data, sensitive="group", n_boot=0, ci=LEVEL, min_group_size=0, **kwargs)
+    out: dict[str, Any] = {}
+    for row in result.metrics.iter_rows(named=True):
+        entry = out.setdefault(row["metric"], {k: np.full(n_groups, np.nan)
+                                               for k in ("value", "low", "high")})
+        g = int(row["group"])
+        entry["value"][g], entry["low"][g], entry["high"][g] = (
+            row["value"], row["ci_low"], row["ci_high"])
+    return out
 
 
-def _rate(x: np.ndarray, n: np.ndarray) -> dict[str, Any]:
-    low, high = _wilson(x, n)
+def _pooled(x: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+    low, high = wilson(x, n, normal_quantile(LEVEL))
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(n > 0, x / np.maximum(n, 1), np.nan)
     return {"value": value, "low": low, "high": high, "errors": x, "of": n}
@@ -45,21 +44,23 @@ def classification_context(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per-group false positive and false negative rates with 95% Wilson intervals.
 
-    ``fpr = FP / (FP + TN)`` (share of true negatives given a positive decision) and
-    ``fnr = FN / (FN + TP)``. Each is also computed for "everyone else" (all other
-    groups pooled). A group without negatives (positives) has ``fpr`` (``fnr``) ``nan``.
+    ``fpr = FP / (FP + TN)``, ``fnr = FN / (FN + TP)`` as :func:`evenhand.audit` defines
+    them; each is also given for "everyone else" (all other groups pooled). A group without
+    negatives (positives) has ``fpr`` (``fnr``) ``nan``.
     """
-    # TODO(audit): use evenhand.audit
+    rates = _audit_rows({"y": y, "decision": decision, "group": codes}, n_groups,
+                        y_true="y", y_pred="decision", metrics=["fpr", "fnr"])
+
     def counts(mask: np.ndarray) -> np.ndarray:
         return np.bincount(codes, weights=mask.astype(float), minlength=n_groups)
 
     fp, neg = counts((decision == 1) & (y == 0)), counts(y == 0)
     fn, pos = counts((decision == 0) & (y == 1)), counts(y == 1)
     return {
-        "fpr": _rate(fp, neg),
-        "fnr": _rate(fn, pos),
-        "fpr_others": _rate(fp.sum() - fp, neg.sum() - neg),
-        "fnr_others": _rate(fn.sum() - fn, pos.sum() - pos),
+        "fpr": {**rates["fpr"], "errors": fp, "of": neg},
+        "fnr": {**rates["fnr"], "errors": fn, "of": pos},
+        "fpr_others": _pooled(fp.sum() - fp, neg.sum() - neg),
+        "fnr_others": _pooled(fn.sum() - fn, pos.sum() - pos),
         "count": {"value": np.bincount(codes, minlength=n_groups).astype(float)},
     }
 
@@ -67,17 +68,15 @@ def classification_context(
 def regression_context(
     y: np.ndarray, prediction: np.ndarray, codes: np.ndarray, n_groups: int
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Per-group mean absolute error and mean residual ``y - ŷ`` with 95% normal intervals."""
-    n = np.bincount(codes, minlength=n_groups).astype(float)
-    out: dict[str, dict[str, np.ndarray]] = {"count": {"value": n}}
-    for name, values in (("mae", np.abs(y - prediction)), ("mean_residual", y - prediction)):
-        s1 = np.bincount(codes, weights=values, minlength=n_groups)
-        s2 = np.bincount(codes, weights=values**2, minlength=n_groups)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = s1 / n
-            var = np.clip(s2 / n - mean**2, 0, None) * n / (n - 1)
-            half = Z95 * np.sqrt(var / n)
-        out[name] = {"value": mean, "low": mean - half, "high": mean + half}
+    """Per-group mean absolute error and mean residual ``ŷ − y`` with 95% t intervals.
+
+    As :func:`evenhand.audit` defines them: a positive mean residual means the model
+    over-predicts for that group.
+    """
+    out = _audit_rows({"y": np.asarray(y, float), "p": np.asarray(prediction, float),
+                       "group": codes}, n_groups, y_true="y", y_pred="p", task="regression",
+                      metrics=["mae", "mean_residual"])
+    out["count"] = {"value": np.bincount(codes, minlength=n_groups).astype(float)}
     return out
 
 
@@ -94,7 +93,7 @@ def record_context(
     context: dict[str, Any] = {
         "source": "calibration data",
         "confidence_level": 0.95,
-        "interval_method": "Wilson score" if "fpr" in table else "normal approximation",
+        "interval_method": "Wilson score" if "fpr" in table else "Student t",
         "group": str(labels[code]),
         "group_size": int(table["count"]["value"][code]),
         "this_group": this,

@@ -83,8 +83,11 @@ def linear_recourse(
     efficiency = np.abs(slopes) * space.scale
     delta = np.zeros_like(x)
     needed = gap
+    # rounding can leave a residue of ~1e-16; chasing it with a near-zero slope would
+    # spend a whole feature's room for nothing
+    tolerance = 1e-12 * max(1.0, abs(gap))
     for j in np.argsort(-efficiency, kind="stable"):
-        if needed <= 0 or gain_max[j] <= 0:
+        if needed <= tolerance or gain_max[j] <= 0:
             continue
         # the distance still needed along this feature's useful side, capped by its room
         step = np.sign(reach[j]) * min(needed / abs(slopes[j]), abs(reach[j]))
@@ -92,7 +95,7 @@ def linear_recourse(
             step = np.sign(step) * min(np.ceil(abs(step) - 1e-12), abs(reach[j]))
         delta[j] = step
         needed -= slopes[j] * step
-    return delta if needed <= 1e-12 * max(1.0, abs(gap)) else None
+    return delta if needed <= tolerance else None
 
 
 def search_recourse(
