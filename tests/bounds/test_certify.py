@@ -15,7 +15,7 @@ from evenhand import EvenhandError
 from evenhand.bounds import Certificate, certify
 
 COMPAS_FEATURES = ["age", "priors_count", "juv_fel_count", "juv_misd_count", "juv_other_count"]
-COMPAS_RANGES = {"priors_count": 1, "age": 1}
+COMPAS_RANGES = {"priors_count": {"delta": 1, "min": 0}, "age": 1}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,7 @@ def _verify_flips(model, df, cert):
     for f in COMPAS_RANGES:
         new = flips[f"new_{f}"].to_numpy()
         assert (np.abs(new - flips[f].to_numpy()) <= 1 + 1e-12).all()
+        assert f != "priors_count" or (new >= 0).all()
         X[f] = new
     decided = (model.predict_proba(X)[:, 1] >= 0.5).astype(int)
     assert (decided == flips["new_decision"].to_numpy()).all()

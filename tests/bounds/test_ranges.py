@@ -49,7 +49,7 @@ def test_any_and_numeric_alternatives():
         ({"a": float("inf")}, "got inf"),
         ({"a": "x%"}, "got 'x%'"),
         ({"a": "some"}, "got 'some'"),
-        ({"a": {"delta": 1}}, "got {'delta': 1}"),
+        ({"a": {"delta": 1, "x": 2}}, "got {'delta': 1, 'x': 2}"),
         ({"zz": 1}, "not one of the model's features"),
     ],
 )
@@ -57,3 +57,22 @@ def test_errors_name_the_feature_and_value(ranges, message):
     with pytest.raises(EvenhandError) as info:
         parse_ranges(ranges, {"a": np.array([1.0])}, ["a"])
     assert message in str(info.value)
+
+
+def test_clipped_interval_keeps_the_recorded_value():
+    cols = {"a": np.array([0, 1, 5, -2])}
+    d = parse_ranges({"a": {"delta": 1, "min": 0}}, cols, ["a"])["a"]
+    np.testing.assert_allclose(d.lo, [0, 0, 4, -2])  # -2 lies below min: it stays allowed
+    np.testing.assert_allclose(d.hi, [1, 2, 6, -1])
+    d = parse_ranges({"a": {"delta": "50%", "max": 6}}, cols, ["a"])["a"]
+    np.testing.assert_allclose(d.hi, [0, 1.5, 6, -1])
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [{"delta": 1, "low": 0}, {"min": 0}, {"delta": 1, "min": 3, "max": 1},
+     {"delta": [1, 2]}, {"delta": 1, "min": "0"}],
+)
+def test_bad_clipped_ranges(spec):
+    with pytest.raises(EvenhandError, match="ranges\\['a'\\]"):
+        parse_ranges({"a": spec}, {"a": np.array([1.0])}, ["a"])

@@ -73,7 +73,8 @@ def _bounds_command(
     model: Annotated[Path, typer.Argument(help="Fitted model saved with joblib.dump.")],
     file: Annotated[Path, typer.Argument(help="CSV, Parquet or NDJSON file.")],
     ranges: Annotated[Path, typer.Option(
-        help='JSON file: {"feature": 1 | "10%" | list of values | "any"}.')],
+        help='JSON file: {"feature": 1 | "10%" | list of values | "any" | '
+        '{"delta": 1, "min": 0}}.')],
     sensitive: Annotated[str, typer.Option(help="Sensitive column(s), comma-separated.")],
     y_true: Annotated[str | None, typer.Option("--y-true", help="Binary outcome column.")] = None,
     threshold: Annotated[float, typer.Option(help="Decision: score >= threshold.")] = 0.5,

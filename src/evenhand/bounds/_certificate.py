@@ -19,6 +19,13 @@ def _clean(value: Any) -> Any:
 
 
 def _range_text(spec: Any) -> str:
+    if isinstance(spec, dict):
+        parts = [_range_text(spec["delta"])]
+        if "min" in spec:
+            parts.append(f"at least {spec['min']:g}")
+        if "max" in spec:
+            parts.append(f"at most {spec['max']:g}")
+        return " ".join([parts[0], f"({', '.join(parts[1:])})"]) if parts[1:] else parts[0]
     if isinstance(spec, int | float):
         return f"±{spec:g}"
     if isinstance(spec, str):

@@ -168,8 +168,10 @@ def certify(
         the model's features, ``sensitive`` and ``y_true``.
     ranges : mapping
         Feature name to range: a number ``d`` (``x ± d``), ``"p%"`` (``x ± p/100·|x|``),
-        a list of alternative values (the recorded value or any of these), or ``"any"``
-        (any value observed in the column). Missing values stay missing.
+        a list of alternative values (the recorded value or any of these), ``"any"``
+        (any value observed in the column), or ``{"delta": d, "min": lo, "max": hi}``
+        (``x ± d`` clipped to ``[lo, hi]``, e.g. a count that cannot go below 0).
+        Missing values stay missing.
     sensitive : str or list of str
         Column(s) defining the groups; several columns give intersectional groups.
     y_true : str, optional

@@ -5,7 +5,10 @@ A range says how far each input may be from its recorded value:
 - a number ``d >= 0``: the closed interval ``[x - d, x + d]``;
 - a string ``"p%"``: the closed interval ``[x - p/100 |x|, x + p/100 |x|]``;
 - a list, tuple or set of values: the recorded value or any of these alternatives;
-- ``"any"``: any value observed in the column.
+- ``"any"``: any value observed in the column;
+- a dict ``{"delta": d or "p%", "min": lo, "max": hi}``: the interval of ``delta`` clipped
+  to ``[min, max]`` (either bound optional), for values that cannot leave a range — a count
+  cannot go below 0. The recorded value always stays in its box.
 
 Missing recorded values stay missing (the range does not apply to them).
 """
@@ -24,8 +27,9 @@ __all__ = ["Domain", "parse_ranges"]
 
 RANGE_HELP = (
     'a number d (x ± d), a percentage string such as "10%", a list of alternative values, '
-    'or "any"'
+    '"any", or {"delta": d, "min": lo, "max": hi}'
 )
+_CLIP_KEYS = {"delta", "min", "max"}
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,32 @@ def _set_domain(name: str, x: np.ndarray, spec: Any, alternatives: Sequence[Any]
     return Domain(name, "set", x, lo, hi, spec, values=values, mask=mask)
 
 
+def _clipped(name: str, x: np.ndarray, spec: Mapping) -> Domain:
+    """Return an interval range clipped to ``[min, max]``; the recorded value stays in."""
+    unknown = set(spec) - _CLIP_KEYS
+    bounds = [spec.get("min", -np.inf), spec.get("max", np.inf)]
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in bounds)
+    if unknown or "delta" not in spec or not numbers or bounds[0] > bounds[1]:
+        raise EvenhandError(
+            f"ranges[{name!r}] got {dict(spec)!r}; a dict range needs 'delta' (a number or "
+            "a percentage) and optional numbers 'min' <= 'max', e.g. "
+            '{"delta": 1, "min": 0}.'
+        )
+    inner = _parse_one(name, x, spec["delta"])
+    if inner.kind != "interval":
+        raise EvenhandError(
+            f"ranges[{name!r}]['delta'] got {spec['delta']!r}; use a number or a percentage."
+        )
+    xf = x.astype(float)
+    lo = np.minimum(np.maximum(inner.lo, float(bounds[0])), xf)
+    hi = np.maximum(np.minimum(inner.hi, float(bounds[1])), xf)
+    return replace(inner, lo=lo, hi=hi, spec=dict(spec))
+
+
 def _parse_one(name: str, x: np.ndarray, spec: Any) -> Domain:
     numeric = _is_numeric(x)
+    if isinstance(spec, Mapping):
+        return _clipped(name, x, spec)
     if isinstance(spec, str):
         text = spec.strip()
         if text == "any":
