@@ -9,6 +9,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Tests never reach the network: datasets come from ../shared/data (or EVENHAND_DATA_DIR).
+os.environ.setdefault("EVENHAND_OFFLINE", "1")
+if "EVENHAND_DATA_DIR" not in os.environ and (ROOT.parent / "shared" / "data").is_dir():
+    os.environ["EVENHAND_DATA_DIR"] = str(ROOT.parent / "shared" / "data")
+
 
 def shared_data_dir() -> Path:
     """``EVENHAND_DATA_DIR`` if set, else ``../shared/data`` beside the project root."""

@@ -18,8 +18,9 @@ false-positive-rate gap between African-American and Caucasian defendants move?
 >>> from sklearn.ensemble import GradientBoostingClassifier
 >>> from sklearn.linear_model import LogisticRegression
 >>> from evenhand.bounds import certify
+>>> from evenhand.datasets import load_compas
 >>> features = ["age", "priors_count", "juv_fel_count", "juv_misd_count", "juv_other_count"]
->>> df = pl.read_csv(compas_csv).select(*features, "race", "two_year_recid")
+>>> df = load_compas().select(*features, "race", "two_year_recid")
 >>> X, y = df.select(features).to_pandas(), df["two_year_recid"].to_numpy()
 >>> ranges = {"priors_count": {"delta": 1, "min": 0}, "age": 1}
 >>> logistic = LogisticRegression(max_iter=1000).fit(X, y)
