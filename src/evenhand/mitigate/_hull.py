@@ -17,7 +17,8 @@ def roc_points(
     """Return ``(thresholds, tp, fp)``: weighted counts for the rule ``score >= threshold``.
 
     The first point is the empty rule (threshold ``+inf``); then one point per distinct
-    score, in decreasing order, so ``tp`` and ``fp`` are non-decreasing.
+    score, in decreasing order, so ``tp`` and ``fp`` are non-decreasing. The last point,
+    "everyone positive", gets threshold ``-inf`` so it also covers scores below any seen.
     """
     order = np.argsort(-scores, kind="stable")
     s = scores[order]
@@ -26,6 +27,7 @@ def roc_points(
     # the last row of each block of tied scores closes that block
     last = np.flatnonzero(np.append(s[1:] != s[:-1], True))
     thresholds = np.concatenate(([np.inf], s[last]))
+    thresholds[-1] = -np.inf
     return thresholds, np.concatenate(([0.0], tp[last])), np.concatenate(([0.0], fp[last]))
 
 

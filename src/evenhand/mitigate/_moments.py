@@ -208,7 +208,10 @@ class _ParityState:
         target = (a < 0).astype(int)
         size = np.abs(a)
         total = size.sum()
-        return target, (len(a) * size / total if total > 0 else np.ones(len(a)))
+        # scaled to the total sample weight, so weights and repeated rows fit alike
+        if total <= 0:
+            return target, self.weight.copy()
+        return target, self.total_weight * size / total
 
     def project(self, lam: np.ndarray) -> np.ndarray:
         """Cancel opposite multipliers of a +/- pair (same Lagrangian term, smaller bound)."""
@@ -317,7 +320,7 @@ class _LossState:
     def best_response_problem(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Target ``y`` and the Lagrangian row weights."""
         w = self.weight * (1 / self.total_weight + lam[self.codes] / self.group_weight[self.codes])
-        return self.y, len(w) * w / w.sum()
+        return self.y, self.total_weight * w / w.sum()
 
     def project(self, lam: np.ndarray) -> np.ndarray:
         """One-sided constraints: nothing to cancel."""

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.base import clone as sk_clone
+from sklearn.utils import get_tags
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -79,6 +80,8 @@ class Reweighing(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False  # binary labels only
+        if self.estimator is not None:  # X only goes to the estimator
+            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
         return tags
 
     def fit(

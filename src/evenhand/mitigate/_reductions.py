@@ -10,8 +10,9 @@ import numpy as np
 from scipy.optimize import linprog
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import get_tags
 from sklearn.utils._available_if import available_if
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import _num_samples, check_is_fitted, check_random_state
 
 from evenhand._errors import EvenhandError
 from evenhand.mitigate._moments import Moment
@@ -45,7 +46,7 @@ class _Constant:
 
 
 def _n_rows(X: Any) -> int:
-    return X.shape[0] if hasattr(X, "shape") else len(X)
+    return _num_samples(X)
 
 
 class _Reduction(BaseEstimator):
@@ -56,6 +57,8 @@ class _Reduction(BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
+        if self.estimator is not None:  # X only goes to the estimator
+            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
         if self._is_classifier():
             tags.estimator_type = "classifier"
             tags.classifier_tags = _classifier_tags()
@@ -376,6 +379,14 @@ class ExponentiatedGradient(_Reduction):
             self.n_features_in_ = first.n_features_in_
         return self
 
+    def _default_nu(self, pred: np.ndarray, weight: np.ndarray) -> float:
+        """``0.5 * sd(|h0 - y|) / sqrt(W)``, weighted so that weights act like repeated rows."""
+        residual = np.abs(pred - self._y)
+        mean = np.average(residual, weights=weight)
+        return 0.5 * math.sqrt(np.average((residual - mean) ** 2, weights=weight)) / math.sqrt(
+            weight.sum()
+        )
+
     def _play(self, game: _Lagrangian, state: Any) -> tuple[np.ndarray, float, int]:
         B, n_c = game.B, len(state.bound)
         theta, lam_sum = np.zeros(n_c), np.zeros(n_c)
@@ -389,7 +400,7 @@ class ExponentiatedGradient(_Reduction):
             lam_sum += lam
             h = game.best_h(lam)
             if nu is None:
-                nu = 0.5 * np.std(np.abs(game.preds[h] - self._y)) / math.sqrt(len(self._y))
+                nu = self._default_nu(game.preds[h], state.weight)
             counts[h] = counts.get(h, 0.0) + 1.0
             q_eg = np.zeros(len(game.models))
             for idx, c in counts.items():

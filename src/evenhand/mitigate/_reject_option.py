@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from evenhand._errors import EvenhandError
@@ -16,6 +17,7 @@ from evenhand.mitigate._validation import (
     encode_groups,
     group_codes,
     require_both_classes,
+    require_group_weight,
 )
 
 __all__ = ["RejectOptionClassifier"]
@@ -100,6 +102,8 @@ class RejectOptionClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False  # binary labels only
+        if self.estimator is not None:  # X only goes to the estimator
+            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
         return tags
 
     def fit(
@@ -135,6 +139,12 @@ class RejectOptionClassifier(ClassifierMixin, BaseEstimator):
             require_both_classes(codes, self.groups_, y01, self.classes_, owner=owner,
                                  what=f"constraints={self.constraints!r}")
         weight = check_sample_weight(sample_weight, len(y01))
+        require_group_weight(codes, self.groups_, weight, owner=owner)
+        if min(weight[y01 == 0].sum(), weight[y01 == 1].sum()) <= 0:
+            raise EvenhandError(
+                f"{owner} needs both classes with positive total sample_weight (balanced "
+                "accuracy is undefined otherwise); one class has zero weight."
+            )
         self.estimator_ = fit_or_check(self.estimator, X, self.classes_[y01], sample_weight,
                                        prefit=self.prefit, owner=owner)
         if hasattr(self.estimator_, "n_features_in_"):

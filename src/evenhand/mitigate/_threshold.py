@@ -8,6 +8,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from evenhand._errors import EvenhandError
@@ -19,6 +20,7 @@ from evenhand.mitigate._validation import (
     encode_groups,
     group_codes,
     require_both_classes,
+    require_group_weight,
 )
 
 __all__ = ["ThresholdOptimizer"]
@@ -118,6 +120,8 @@ class ThresholdOptimizer(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False  # binary labels only
+        if self.estimator is not None:  # X only goes to the estimator
+            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
         return tags
 
     def fit(
@@ -156,6 +160,7 @@ class ThresholdOptimizer(ClassifierMixin, BaseEstimator):
                 owner="ThresholdOptimizer", what=f"constraints={self.constraints!r}",
             )
         weight = check_sample_weight(sample_weight, len(y01))
+        require_group_weight(codes, self.groups_, weight, owner='ThresholdOptimizer')
         self.estimator_ = fit_or_check(
             self.estimator, X, self.classes_[y01], sample_weight, prefit=self.prefit,
             owner="ThresholdOptimizer",
@@ -301,5 +306,5 @@ def _probability_table(
     t, w = thresholds[used], lam[used] / lam[used].sum()
     order = np.argsort(t)
     t, w = t[order], w[order]
-    finite = np.isfinite(t)  # the "+inf" vertex predicts nobody positive
-    return t[finite], np.cumsum(w[finite])
+    keep = t < np.inf  # the "+inf" vertex predicts nobody positive
+    return t[keep], np.cumsum(w[keep])

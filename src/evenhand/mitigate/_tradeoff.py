@@ -110,12 +110,21 @@ def tradeoff(
     >>> from sklearn.linear_model import LogisticRegression
     >>> from evenhand.mitigate import tradeoff
     >>> rng = np.random.default_rng(0)
-    >>> a = rng.integers(0, 2, 2000)
-    >>> X = np.column_stack((rng.normal(size=2000) + a, rng.normal(size=2000)))
-    >>> y = (X[:, 0] + rng.normal(size=2000) > 0.5).astype(int)
-    >>> front = tradeoff(LogisticRegression(), X, y, sensitive_features=a, grid=[0.01, 0.1])
-    >>> front.columns[:4]
-    ['model', 'eps', 'accuracy', 'accuracy_low']
+    >>> a = rng.integers(0, 2, 1000)
+    >>> X = np.column_stack((rng.normal(size=1000) + a, rng.normal(size=1000)))
+    >>> y = (X[:, 0] + rng.normal(size=1000) > 0.5).astype(int)
+    >>> front = tradeoff(LogisticRegression(), X, y, sensitive_features=a, grid=[0.02],
+    ...                  n_boot=100)
+    >>> front.select("model", "eps", "pareto_optimal").sort("model")
+    shape: (2, 3)
+    ┌────────────────────────┬──────┬────────────────┐
+    │ model                  ┆ eps  ┆ pareto_optimal │
+    │ ---                    ┆ ---  ┆ ---            │
+    │ str                    ┆ f64  ┆ bool           │
+    ╞════════════════════════╪══════╪════════════════╡
+    │ exponentiated_gradient ┆ 0.02 ┆ true           │
+    │ unconstrained          ┆ null ┆ true           │
+    └────────────────────────┴──────┴────────────────┘
     """
     moment = _resolve_constraint(constraint)
     if not grid or any(not (np.isfinite(e) and e > 0) for e in grid):

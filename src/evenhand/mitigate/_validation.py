@@ -7,9 +7,11 @@ encoded once into integer codes so every later computation is a ``bincount``.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 
 from evenhand._errors import EvenhandError
@@ -25,6 +27,7 @@ __all__ = [
     "group_codes",
     "real_target",
     "require_both_classes",
+    "require_group_weight",
 ]
 
 MISSING_SENSITIVE = (
@@ -125,15 +128,26 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _column_to_1d(y: np.ndarray) -> np.ndarray:
+    """Ravel a column vector with sklearn's DataConversionWarning; leave others alone."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the "
+            "shape of y to (n_samples,), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        return y.ravel()
+    return y
+
+
 def binary_target(y: Any, *, owner: str) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(y01, classes)`` for a binary target; raise for anything else."""
     if y is None:
         raise EvenhandError(
             f"{owner} requires y to be passed, but the target y is None. Pass the labels."
         )
-    y = np.asarray(y)
-    if y.ndim != 1:
-        y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
+    y = _column_to_1d(np.asarray(y))
     if y.ndim != 1:
         raise EvenhandError(f"{owner} needs a 1-D target y; got an array of shape {y.shape}.")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
@@ -167,7 +181,7 @@ def real_target(y: Any, *, owner: str) -> np.ndarray:
     y = np.asarray(y)
     if np.iscomplexobj(y):
         raise EvenhandError(f"Complex data not supported: {owner} got a complex target y.")
-    y = y.astype(float).ravel() if y.ndim == 2 and y.shape[1] == 1 else y.astype(float)
+    y = _column_to_1d(y).astype(float)
     if y.ndim != 1 or not np.all(np.isfinite(y)):
         raise EvenhandError(
             f"{owner} needs a 1-D finite target y; got shape {y.shape} "
@@ -215,4 +229,18 @@ def require_both_classes(
                 group=_plain(labels[g]), label=_plain(label), count=int(counts[g]),
                 owner=owner, what=what,
             )
+        )
+
+
+def require_group_weight(
+    codes: np.ndarray, labels: np.ndarray, weight: np.ndarray, *, owner: str
+) -> None:
+    """Raise if a group's rows all have zero weight (its class rates are undefined)."""
+    totals = np.bincount(codes, weights=weight, minlength=len(labels))
+    empty = np.flatnonzero(totals <= 0)
+    if empty.size:
+        raise EvenhandError(
+            f"Group {_plain(labels[empty[0]])!r} of sensitive_features has zero total "
+            f"sample_weight, so {owner} cannot estimate its class rates; give its rows a "
+            "positive weight or drop them."
         )
