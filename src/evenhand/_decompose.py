@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from evenhand._decompose_design import Design, build_design
+from evenhand._decompose_estimates import single_threaded_blas
 from evenhand._decompose_result import Decomposition
 from evenhand._errors import EvenhandError
 
@@ -263,13 +264,15 @@ def decompose(
                 f"method='oaxaca' always fits OLS per group; the 'model' parameter is for "
                 f"'fairlie' and 'shapley'. Got model={model!r}; remove it."
             )
-        est = oaxaca(design, reference=ref, kind=kind, n_boot=int(n_boot), rng=rng)
+        with single_threaded_blas():
+            est = oaxaca(design, reference=ref, kind=kind, n_boot=int(n_boot), rng=rng)
     elif method == "fairlie":
         from evenhand._decompose_fairlie import fairlie
 
-        est = fairlie(
-            design, reference=ref, model=model, n_boot=int(n_boot), n_orders=n_orders, rng=rng
-        )
+        with single_threaded_blas():
+            est = fairlie(
+                design, reference=ref, model=model, n_boot=int(n_boot), n_orders=n_orders, rng=rng
+            )
     else:
         from evenhand._decompose_shapley import shapley
 
