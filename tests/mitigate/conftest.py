@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 COMPAS_FEATURES = ["age", "priors_count", "juv_fel_count", "juv_misd_count", "juv_other_count"]
 
@@ -73,3 +74,11 @@ def fair_rates():
 @pytest.fixture(scope="session")
 def exp_accuracy():
     return expected_accuracy
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_threaded_blas():
+    """One BLAS thread: the reductions fit many tiny models, and on this shared 2-core
+    machine a multi-threaded BLAS makes each tiny fit about 14x slower (measured)."""
+    with threadpool_limits(limits=1):
+        yield

@@ -34,8 +34,8 @@ ESTIMATORS = [
     Reweighing(LogisticRegression()),
     DisparateImpactRemover(),
     CorrelationRemover(),
-    ExponentiatedGradient(LogisticRegression(), DemographicParity(), max_iter=5),
-    ExponentiatedGradient(LinearRegression(), BoundedGroupLoss(), max_iter=5),
+    ExponentiatedGradient(LogisticRegression(), DemographicParity(), max_iter=2),
+    ExponentiatedGradient(LinearRegression(), BoundedGroupLoss(), max_iter=2),
     GridSearch(LogisticRegression(), DemographicParity(), grid_size=3),
     ThresholdOptimizer(LogisticRegression()),
     RejectOptionClassifier(LogisticRegression(), n_thresholds=5, n_margins=3),
@@ -534,10 +534,10 @@ ADAPTED = [
     GroupsFromFirstColumn(DisparateImpactRemover()),
     GroupsFromFirstColumn(CorrelationRemover()),
     GroupsFromFirstColumn(
-        ExponentiatedGradient(LogisticRegression(), DemographicParity(), max_iter=5, random_state=0)
+        ExponentiatedGradient(LogisticRegression(), DemographicParity(), max_iter=2, random_state=0)
     ),
     GroupsFromFirstColumn(
-        ExponentiatedGradient(LinearRegression(), BoundedGroupLoss(), max_iter=5)
+        ExponentiatedGradient(LinearRegression(), BoundedGroupLoss(), max_iter=2)
     ),
     GroupsFromFirstColumn(GridSearch(LogisticRegression(), DemographicParity(), grid_size=3)),
     GroupsFromFirstColumn(
