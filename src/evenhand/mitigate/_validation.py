@@ -74,14 +74,8 @@ def _row_labels(values: np.ndarray) -> np.ndarray:
     return np.array(["|".join(map(str, row)) for row in values.tolist()], dtype=object)
 
 
-def encode_groups(
-    sensitive_features: Any, n_rows: int, *, owner: str, method: str | None = "fit"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Encode ``sensitive_features`` into ``(codes, labels)`` for training.
-
-    ``codes[i]`` indexes ``labels``; ``labels`` is sorted. ``method`` is None when the
-    caller is a function rather than an estimator method.
-    """
+def _rows_of(sensitive_features: Any, n_rows: int, owner: str, method: str | None) -> np.ndarray:
+    """One label per row, after checking presence and length."""
     if sensitive_features is None:
         template = MISSING_SENSITIVE if method else MISSING_SENSITIVE_FUNCTION
         raise EvenhandError(template.format(owner=owner, method=method))
@@ -91,7 +85,19 @@ def encode_groups(
             f"sensitive_features has {values.shape[0]} rows but X has {n_rows}; got "
             f"sensitive_features of shape {values.shape}. Pass one group label per row of X."
         )
-    labels, codes = np.unique(_row_labels(values), return_inverse=True)
+    return _row_labels(values)
+
+
+def encode_groups(
+    sensitive_features: Any, n_rows: int, *, owner: str, method: str | None = "fit"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encode ``sensitive_features`` into ``(codes, labels)`` for training.
+
+    ``codes[i]`` indexes ``labels``; ``labels`` is sorted. ``method`` is None when the
+    caller is a function rather than an estimator method.
+    """
+    labels, codes = np.unique(_rows_of(sensitive_features, n_rows, owner, method),
+                              return_inverse=True)
     return codes.astype(np.intp), labels
 
 
@@ -102,15 +108,7 @@ def group_codes(
 
     Raises :class:`EvenhandError` for a group unseen during ``fit``.
     """
-    if sensitive_features is None:
-        raise EvenhandError(MISSING_SENSITIVE.format(owner=owner, method=method))
-    values = _as_2d_labels(sensitive_features)
-    if values.shape[0] != n_rows:
-        raise EvenhandError(
-            f"sensitive_features has {values.shape[0]} rows but X has {n_rows}; got "
-            f"sensitive_features of shape {values.shape}. Pass one group label per row of X."
-        )
-    rows = _row_labels(values)
+    rows = _rows_of(sensitive_features, n_rows, owner, method)
     try:
         codes = np.searchsorted(labels, rows)
     except TypeError:  # labels of another type than at fit, e.g. str vs int
