@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any, Literal
 
 import numpy as np
@@ -276,15 +277,17 @@ def decompose(
     else:
         from evenhand._decompose_shapley import shapley
 
-        est = shapley(
-            design,
-            reference=ref,
-            model=model,
-            n_boot=int(n_boot),
-            max_pairs=max_pairs,
-            equalise=equalise,
-            rng=rng,
-        )
+        # the default least-squares model is thin BLAS work too; a user's model keeps its threads
+        with single_threaded_blas() if model is None else nullcontext():
+            est = shapley(
+                design,
+                reference=ref,
+                model=model,
+                n_boot=int(n_boot),
+                max_pairs=max_pairs,
+                equalise=equalise,
+                rng=rng,
+            )
     info = {
         "method": method,
         "kind": kind,
