@@ -219,13 +219,13 @@ class _ParityState:
         return np.concatenate((np.maximum(mu, 0), np.maximum(-mu, 0)))
 
     def basis_dimension(self) -> int:
-        """Free signed multipliers for grid search: one per cell except each event's last."""
+        """Free signed multipliers for grid search: one per cell except each event's first."""
         return self.n_events * (self.n_groups - 1)
 
     def lam_from_grid(self, point: np.ndarray) -> np.ndarray:
-        """Map a signed grid point (last group of each event fixed at 0) to ``λ ≥ 0``."""
+        """Map a signed grid point (first group of each event fixed at 0) to ``λ ≥ 0``."""
         mu = np.zeros((self.n_events, self.n_groups))
-        mu[:, :-1] = point.reshape(self.n_events, self.n_groups - 1)
+        mu[:, 1:] = point.reshape(self.n_events, self.n_groups - 1)
         mu = mu.ravel()
         return np.concatenate((np.maximum(mu, 0), np.maximum(-mu, 0)))
 

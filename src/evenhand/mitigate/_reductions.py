@@ -435,11 +435,13 @@ class GridSearch(_Reduction):
     :math:`w` is ``constraint_weight`` and :math:`\max_j \gamma_j` is the largest
     absolute parity difference (or, for ``BoundedGroupLoss``, the worst group's loss).
 
-    The grid holds ``grid_size`` points of a regular lattice on
-    :math:`[-L, L]^D` with :math:`\|\lambda\|_1 \le L` (``L = grid_limit``), closest to
-    the origin first; :math:`D` is one signed multiplier per (event, group) except the
-    last group of each event (its multiplier is redundant). With more than 6 dimensions
-    the points are drawn uniformly from the L1 ball instead (seeded by ``random_state``).
+    The grid holds the ``grid_size`` points of a regular lattice on :math:`[-L, L]^D`
+    with :math:`\|\lambda\|_1 \le L` (``L = grid_limit``) closest to the origin (ties
+    broken towards negative values), in increasing order. :math:`D` is one signed
+    multiplier per (event, group) except the first group of each event (its multiplier
+    is redundant); for two groups and demographic parity this is fairlearn's grid. With
+    more than 6 dimensions the points are drawn uniformly from the L1 ball instead
+    (seeded by ``random_state``).
 
     Parameters
     ----------
@@ -593,8 +595,6 @@ def _lattice(dim: int, size: int, limit: float, signed: bool) -> np.ndarray:
     """Return ``size`` points of the coarsest sufficient lattice in the L1 ball, nearest first."""
     if dim == 0:
         return np.zeros((1, 0))
-    if dim == 1:
-        return np.linspace(-limit if signed else 0.0, limit, size)[:, None]
     steps = 1
     while True:
         ticks = np.linspace(-limit if signed else 0.0, limit, (2 * steps + 1) if signed
@@ -605,7 +605,8 @@ def _lattice(dim: int, size: int, limit: float, signed: bool) -> np.ndarray:
             break
         steps += 1
     order = np.lexsort((*inside.T[::-1], np.abs(inside).sum(axis=1)))
-    return inside[order][:size]
+    chosen = inside[order][:size]
+    return chosen[np.lexsort(chosen.T[::-1])]  # then in increasing order, like fairlearn
 
 
 def _random_l1_ball(
