@@ -72,7 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--n", type=float, default=1e6, help="people for evenhand alone")
-    parser.add_argument("--milp-n", type=float, default=1e4, help="people for the MILP race")
+    parser.add_argument("--milp-n", type=float, default=1e4,
+                        help="people for the MILP race (0: skip it)")
     parser.add_argument("--time-limit", type=float, default=300.0, help="MILP seconds per rule")
     parser.add_argument("--rules", default=",".join(RULES), help="comma-separated rules")
     args = parser.parse_args()
@@ -87,6 +88,8 @@ def main() -> None:
         print(f"{rule:<18}{r['wall']:>9.3f}{r['peak_mb']:>10.1f}{r['served']:>10,}"
               f"{r['benefit']:>14.4f}  {r['status']}")
 
+    if milp_n <= 0:  # --milp-n 0: evenhand alone (e.g. --n 1e7)
+        return
     print(f"\nsame objective at n={milp_n:,}: evenhand quota vs scipy.optimize.milp (HiGHS)")
     print(f"{'rule':<18}{'quota s':>9}{'MB':>7}{'milp s':>10}{'MB':>7}{'speed-up':>10}"
           f"{'|Δ benefit|':>13}  milp status")

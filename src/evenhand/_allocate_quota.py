@@ -76,10 +76,9 @@ class SortedCells:
 
     def selection(self, k: np.ndarray) -> np.ndarray:
         """Boolean mask (row order) of the top ``k_c`` people in every cell."""
-        pos = np.arange(len(self.vals)) - np.repeat(self.off[:-1], self.size)
-        chosen = pos < np.repeat(k, self.size)
         out = np.zeros(len(self.vals), dtype=bool)
-        out[self.order[chosen]] = True
+        for start, count in zip(self.off[:-1], k, strict=True):
+            out[self.order[start:start + count]] = True
         return out
 
 
