@@ -327,6 +327,12 @@ _RANDOMISED = (
 _ADAPTED_FAILURES = {
     "ExponentiatedGradient/DemographicParity": {"check_classifiers_train": _RANDOMISED},
     "ThresholdOptimizer": {"check_classifiers_train": _RANDOMISED},
+    "GridSearch/DemographicParity": {
+        "check_classifiers_train": (
+            "with constraint_weight=0.5 the selected model trades accuracy for parity, "
+            "below the check's 0.83 on its blobs"
+        )
+    },
     "RejectOptionClassifier": {
         "check_classifiers_train": (
             "flipping the critical region for demographic parity costs accuracy below the "
