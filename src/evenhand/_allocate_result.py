@@ -308,21 +308,11 @@ def _out(frame: pl.DataFrame, library: str) -> Any:
     return frame.to_pandas() if library == "pandas" else frame
 
 
+def _jsonable(value: Any) -> Any:
+    from evenhand._audit import _jsonable as audit_jsonable  # one JSON convention for both
+
+    return audit_jsonable(value)
+
+
 def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return [{k: _jsonable(v) for k, v in r.items()} for r in frame.iter_rows(named=True)]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    return str(value)
