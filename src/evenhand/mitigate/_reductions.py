@@ -84,7 +84,6 @@ class _Reduction(BaseEstimator):
             y01, self.classes_ = real_target(y, owner=owner), None
         codes, self.groups_ = encode_groups(sensitive_features, len(y01), owner=owner)
         weight = check_sample_weight(sample_weight, len(y01))
-        self._y = y01
         return self.constraints._prepare(y01, codes, self.groups_, self.classes_, weight,
                                          self._bound())
 
@@ -379,14 +378,6 @@ class ExponentiatedGradient(_Reduction):
             self.n_features_in_ = first.n_features_in_
         return self
 
-    def _default_nu(self, pred: np.ndarray, weight: np.ndarray) -> float:
-        """``0.5 * sd(|h0 - y|) / sqrt(W)``, weighted so that weights act like repeated rows."""
-        residual = np.abs(pred - self._y)
-        mean = np.average(residual, weights=weight)
-        return 0.5 * math.sqrt(np.average((residual - mean) ** 2, weights=weight)) / math.sqrt(
-            weight.sum()
-        )
-
     def _play(self, game: _Lagrangian, state: Any) -> tuple[np.ndarray, float, int]:
         B, n_c = game.B, len(state.bound)
         theta, lam_sum = np.zeros(n_c), np.zeros(n_c)
@@ -400,7 +391,7 @@ class ExponentiatedGradient(_Reduction):
             lam_sum += lam
             h = game.best_h(lam)
             if nu is None:
-                nu = self._default_nu(game.preds[h], state.weight)
+                nu = _default_nu(game.preds[h], state.y, state.weight)
             counts[h] = counts.get(h, 0.0) + 1.0
             q_eg = np.zeros(len(game.models))
             for idx, c in counts.items():
@@ -423,6 +414,15 @@ class ExponentiatedGradient(_Reduction):
         gaps = np.array([g for _, g in solutions])
         chosen = int(np.flatnonzero(gaps <= gaps.min() + _PRECISION)[-1])
         return solutions[chosen][0], float(gaps[chosen]), len(solutions)
+
+
+def _default_nu(pred: np.ndarray, y: np.ndarray, weight: np.ndarray) -> float:
+    """``0.5 * sd(|h0 - y|) / sqrt(W)``, weighted so that weights act like repeated rows."""
+    residual = np.abs(pred - y)
+    mean = np.average(residual, weights=weight)
+    return 0.5 * math.sqrt(np.average((residual - mean) ** 2, weights=weight)) / math.sqrt(
+        weight.sum()
+    )
 
 
 class GridSearch(_Reduction):
