@@ -190,3 +190,21 @@ def test_bad_parameters(make_synthetic):
         ThresholdOptimizer(LogisticRegression()).fit(X, y, sensitive_features=[0, 1, 0])
     with pytest.raises(EvenhandError, match=r"exactly two classes; got 3"):
         ThresholdOptimizer(LogisticRegression()).fit(X, y + (a == 1), sensitive_features=a)
+
+
+def test_several_sensitive_columns_and_frame_inputs(make_synthetic, fair_rates):
+    import pandas as pd
+    import polars as pl
+
+    X, y, a = make_synthetic(4_000, seed=11)
+    sex = np.where(np.arange(len(y)) % 2 == 0, "f", "m")
+    frame = pd.DataFrame({"a": a, "sex": sex})
+    post = ThresholdOptimizer(LogisticRegression(), random_state=0).fit(
+        X, y, sensitive_features=frame
+    )
+    assert post.groups_.tolist() == ["0|f", "0|m", "1|f", "1|m"]
+    p = post.predict_proba(X, sensitive_features=pl.from_pandas(frame))[:, 1]
+    combined = np.char.add(a.astype(str), sex)
+    assert fair_rates(p, y, combined)["eo"] <= 1e-9
+    one = ThresholdOptimizer(LogisticRegression()).fit(X, y, sensitive_features=pl.Series(a))
+    assert one.groups_.tolist() == [0, 1]
