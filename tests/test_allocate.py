@@ -376,3 +376,9 @@ def test_compare_rows_carry_intervals_and_nulls_for_infeasible_rules():
     table = result.compare
     assert table.filter(rule="none")["benefit_low"].item() < 5.0
     assert table.filter(rule="parity")["benefit_low"].item() is None
+
+
+def test_notebook_view_shows_totals_and_groups(people):
+    html = _alloc(people, constraint="parity", tolerance=0.05)._repr_html_()
+    assert "price of fairness" in html
+    assert "<table" in html

@@ -130,6 +130,13 @@ def allocate(
     -------
     Allocation
 
+    Notes
+    -----
+    Measured on 2 shared cores (five groups, capacity 10 %): the quota method takes about
+    1–2.5 s at 10⁶ people and 3.5–7 s at 10⁷ for every rule; scipy's HiGHS MILP needs 45 s to
+    over 300 s at 10⁴ people for the same optimum. Budgets with costs always go to the MILP,
+    so keep them to about 10⁴ people or set ``time_limit``.
+
     Raises
     ------
     EvenhandError

@@ -290,6 +290,12 @@ class Allocation:
 
         return allocation_chart(self)
 
+    def _repr_html_(self) -> str:
+        summary = (f"<p><b>{self._rule.name}</b> (tolerance {self._rule.tolerance:g}): served "
+                   f"{self.served}, total benefit {self.total_benefit:.6g}, price of fairness "
+                   f"{self.price_of_fairness:.6g}, {self.method}, {self.status}</p>")
+        return summary + self._group_frame(self._sol, self._rule)._repr_html_()
+
     def __repr__(self) -> str:
         return (f"Allocation(rule={self._rule.name!r}, tolerance={self._rule.tolerance!r}, "
                 f"served={self.served}, total_benefit={self.total_benefit:.6g}, "
