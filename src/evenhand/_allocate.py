@@ -167,8 +167,10 @@ def allocate(
             "constraint='equal_opportunity' needs need=<column> saying who is in need."
         )
     rule = Rule(name, float(tolerance))
-    reference = _solve(prob, Rule("none"), method, time_limit)
-    chosen = _solve(prob, rule, method, time_limit)
+    # the unconstrained optimum is exact by either method: use the fast one when it applies
+    reference = _solve(prob, Rule("none"), "auto", time_limit)
+    same = name == "none" and (method == "auto" or method == reference.method)
+    chosen = reference if same else _solve(prob, rule, method, time_limit)
     if _infeasible(prob, chosen, reference):
         raise EvenhandError(_infeasible_message(rule))
     solutions = {}
