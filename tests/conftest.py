@@ -21,6 +21,15 @@ def shared_data_dir() -> Path:
     return Path(env) if env else ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """Multi-threaded BLAS on small test problems thrashes the 2 cores; one thread is faster."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = shared_data_dir()
