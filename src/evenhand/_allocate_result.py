@@ -315,7 +315,7 @@ def _out(frame: pl.DataFrame, library: str) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    from evenhand._audit import _jsonable as audit_jsonable  # one JSON convention for both
+    from evenhand._json import jsonable as audit_jsonable
 
     return audit_jsonable(value)
 

@@ -16,6 +16,7 @@ from evenhand._custom import custom_levels
 from evenhand._disparity import disparity_frame, summary_frame
 from evenhand._errors import EvenhandError
 from evenhand._frame import as_column_list, from_any, native_library, require_columns
+from evenhand._json import jsonable
 from evenhand._levels import Level, binary_levels, level_specs, regression_levels
 from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS
 from evenhand._multiclass import multiclass_levels
@@ -401,13 +402,13 @@ class Audit:
         from evenhand import __version__
 
         def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-            return [{k: _jsonable(v) for k, v in r.items()} for r in frame.iter_rows(named=True)]
+            return [{k: jsonable(v) for k, v in r.items()} for r in frame.iter_rows(named=True)]
 
         out = {
             "schema": SCHEMA,
             "evenhand_version": __version__,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "config": {k: _jsonable(v) for k, v in self.config.items()},
+            "config": {k: jsonable(v) for k, v in self.config.items()},
             "rows": int(self._overall.count[0]),
             "groups": records(pl.from_pandas(self.by_group) if self._library == "pandas"
                               else self.by_group),
@@ -461,22 +462,6 @@ class Audit:
         groups = ", ".join(f"{lv.by}: {len(lv.count)}" for lv in self._levels)
         return (f"Audit(task={self.config['task']!r}, rows={int(self._overall.count[0])}, "
                 f"groups=[{groups}], metrics={len(self._overall.names)})")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    return str(value)
 
 
 def load_audit_json(path: str | Path) -> dict[str, Any]:

@@ -76,14 +76,25 @@ class Table:
         return self.weight.sum(axis=-1)
 
     @cached_property
+    def by_label(self) -> np.ndarray:
+        """Weighted counts ``[..., group, y_true, bin]`` (decisions summed out)."""
+        return self.weight.sum(axis=-2)
+
+    @cached_property
+    def label_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per label: weight, score sum and squared-score sum ``[..., group, y_true]``."""
+        return (self.cells.sum(axis=-1), self.score_sum.sum(axis=(-1, -2)),
+                self.score_sq.sum(axis=(-1, -2)))
+
+    @cached_property
     def calibration(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per calibration bin: weighted count, positives and score sum ``[..., group, m]``."""
         onehot = np.zeros((self.calib.size, CALIBRATION_BINS))
         onehot[np.arange(self.calib.size), self.calib] = 1.0
-        by_label = self.weight.sum(axis=-2)  # [..., group, y_true, bin]
+        by_label = self.by_label
         n = by_label.sum(axis=-2) @ onehot
         pos = by_label[..., 1, :] @ onehot
-        s = self.score_sum.sum(axis=(-2, -3)) @ onehot
+        s = self.score_sum.sum(axis=(-2, -3)) @ onehot  # [..., group, bin] before folding
         return n, pos, s
 
 
@@ -127,8 +138,7 @@ def _rate(name: str, num: tuple[Cell, ...], den: tuple[Cell, ...], desc: str, be
 
 
 def _positives_negatives(t: Table) -> tuple[np.ndarray, np.ndarray]:
-    by_label = t.weight.sum(axis=-2)  # [..., group, y_true, bin]
-    return by_label[..., 1, :], by_label[..., 0, :]
+    return t.by_label[..., 1, :], t.by_label[..., 0, :]
 
 
 def _auc(t: Table) -> np.ndarray:
@@ -139,17 +149,14 @@ def _auc(t: Table) -> np.ndarray:
 
 
 def _brier(t: Table) -> np.ndarray:
-    sq = t.score_sq.sum(axis=(-1, -2))  # [..., group, y_true]
-    s = t.score_sum.sum(axis=(-1, -2))
-    w = t.weight.sum(axis=(-1, -2))
+    w, s, sq = t.label_sums
     total = sq.sum(axis=-1) - 2 * s[..., 1] + w[..., 1]
     return _div(total, w.sum(axis=-1))
 
 
 def _mean_score(label: int | None) -> Callable[[Table], np.ndarray]:
     def compute(t: Table) -> np.ndarray:
-        s = t.score_sum.sum(axis=(-1, -2))
-        w = t.weight.sum(axis=(-1, -2))
+        w, s, _ = t.label_sums
         if label is None:
             return _div(s.sum(axis=-1), w.sum(axis=-1))
         return _div(s[..., label], w[..., label])
