@@ -18,11 +18,9 @@ Peak memory is the peak resident set size above the level before the step, sampl
 from __future__ import annotations
 
 import argparse
-import gc
-import threading
-import time
 from collections.abc import Callable
 
+import _measure
 import numpy as np
 import polars as pl
 
@@ -33,33 +31,10 @@ SEXES = np.array(["Female", "Male"])
 BINS = 4000
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
-
-
 def measure(fn: Callable[[], object], repeat: int = 1) -> tuple[float, float]:
     """Best wall time over ``repeat`` runs and the peak RSS increase (bytes) of the first."""
-    gc.collect()
-    base = _rss()
-    peak = [base]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    stop.set()
-    thread.join()
-    return best, max(peak[0] - base, 0)
+    best, peak, _ = _measure.measure(fn, repeat)
+    return best, peak
 
 
 def make_data(n: int, seed: int = 0) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:

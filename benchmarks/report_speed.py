@@ -19,16 +19,13 @@ statistics only. Usage: ``python benchmarks/report_speed.py [--rows 10000000] [-
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import tempfile
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _measure import measure
 
 import evenhand
 
@@ -36,33 +33,6 @@ RACES = np.array(["African-American", "Caucasian", "Hispanic", "Asian", "Native 
                   "Other"])
 SHARES = [0.45, 0.34, 0.12, 0.05, 0.01, 0.03]
 SEXES = np.array(["Female", "Male"])
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
-
-
-def measure(fn: Callable[[], object]) -> tuple[float, float, object]:
-    """Wall time, peak RSS increase (bytes) and the result of one call."""
-    gc.collect()
-    base = _rss()
-    peak = [base]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    start = time.perf_counter()
-    out = fn()
-    elapsed = time.perf_counter() - start
-    stop.set()
-    thread.join()
-    return elapsed, peak[0] - base, out
 
 
 def make_data(n: int, seed: int = 0) -> pl.DataFrame:
