@@ -7,14 +7,15 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.base import clone as sk_clone
-from sklearn.utils import get_tags
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from evenhand._errors import EvenhandError
 from evenhand.mitigate._validation import (
+    binary_only_tags,
     binary_target,
     check_sample_weight,
+    copy_n_features_in,
     encode_groups,
     group_codes,
 )
@@ -78,11 +79,7 @@ class Reweighing(ClassifierMixin, BaseEstimator):
         self.estimator = estimator
 
     def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False  # binary labels only
-        if self.estimator is not None:  # X only goes to the estimator
-            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
-        return tags
+        return binary_only_tags(super().__sklearn_tags__(), self.estimator)
 
     def fit(
         self, X: Any, y: Any, *, sensitive_features: Any = None, sample_weight: Any = None
@@ -114,8 +111,7 @@ class Reweighing(ClassifierMixin, BaseEstimator):
             self.estimator_ = sk_clone(self.estimator).fit(
                 X, self.classes_[y01], sample_weight=self.sample_weight_
             )
-            if hasattr(self.estimator_, "n_features_in_"):
-                self.n_features_in_ = self.estimator_.n_features_in_
+            copy_n_features_in(self, self.estimator_)
         return self
 
     def compute_sample_weight(

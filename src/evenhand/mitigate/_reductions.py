@@ -10,7 +10,6 @@ import numpy as np
 from scipy.optimize import linprog
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils import get_tags
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted, check_random_state
 
@@ -19,7 +18,9 @@ from evenhand.mitigate._moments import Moment
 from evenhand.mitigate._validation import (
     binary_target,
     check_sample_weight,
+    copy_n_features_in,
     encode_groups,
+    inherit_sparse_tag,
     real_target,
 )
 
@@ -57,8 +58,7 @@ class _Reduction(BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        if self.estimator is not None:  # X only goes to the estimator
-            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
+        inherit_sparse_tag(tags, self.estimator)
         if self._is_classifier():
             tags.estimator_type = "classifier"
             tags.classifier_tags = _classifier_tags()
@@ -373,9 +373,7 @@ class ExponentiatedGradient(_Reduction):
         self.weights_ = np.zeros(len(game.models))
         self.weights_[: len(q)] = q
         self.n_oracle_calls_ = game.n_oracle_calls
-        first = self.predictors_[0]
-        if hasattr(first, "n_features_in_"):
-            self.n_features_in_ = first.n_features_in_
+        copy_n_features_in(self, self.predictors_[0])
         return self
 
     def _play(self, game: _Lagrangian, state: Any) -> tuple[np.ndarray, float, int]:
@@ -545,9 +543,7 @@ class GridSearch(_Reduction):
         self.objectives_ = (1 - w) * self.errors_ + w * self.disparities_
         self.best_idx_ = int(np.argmin(self.objectives_))
         self.weights_ = _unit(self.best_idx_, len(self.predictors_))
-        first = self.predictors_[self.best_idx_]
-        if hasattr(first, "n_features_in_"):
-            self.n_features_in_ = first.n_features_in_
+        copy_n_features_in(self, self.predictors_[self.best_idx_])
         return self
 
     def _grid(self, state: Any) -> np.ndarray:

@@ -6,14 +6,15 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from evenhand._errors import EvenhandError
 from evenhand.mitigate._scoring import fit_or_check, scores_of
 from evenhand.mitigate._validation import (
+    binary_only_tags,
     binary_target,
     check_sample_weight,
+    copy_n_features_in,
     encode_groups,
     group_codes,
     require_both_classes,
@@ -100,11 +101,7 @@ class RejectOptionClassifier(ClassifierMixin, BaseEstimator):
         self.n_margins = n_margins
 
     def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False  # binary labels only
-        if self.estimator is not None:  # X only goes to the estimator
-            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
-        return tags
+        return binary_only_tags(super().__sklearn_tags__(), self.estimator)
 
     def fit(
         self, X: Any, y: Any, *, sensitive_features: Any = None, sample_weight: Any = None
@@ -147,8 +144,7 @@ class RejectOptionClassifier(ClassifierMixin, BaseEstimator):
             )
         self.estimator_ = fit_or_check(self.estimator, X, self.classes_[y01], sample_weight,
                                        prefit=self.prefit, owner=owner)
-        if hasattr(self.estimator_, "n_features_in_"):
-            self.n_features_in_ = self.estimator_.n_features_in_
+        copy_n_features_in(self, self.estimator_)
         scores = scores_of(self.estimator_, X, "predict_proba", owner=owner)
         self.unprivileged_ = self._unprivileged(scores, codes, weight)
         self._search(scores, y01, codes, weight)

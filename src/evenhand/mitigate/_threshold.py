@@ -8,15 +8,16 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from evenhand._errors import EvenhandError
 from evenhand.mitigate._hull import roc_points, upper_hull
 from evenhand.mitigate._scoring import fit_or_check, scores_of
 from evenhand.mitigate._validation import (
+    binary_only_tags,
     binary_target,
     check_sample_weight,
+    copy_n_features_in,
     encode_groups,
     group_codes,
     require_both_classes,
@@ -118,11 +119,7 @@ class ThresholdOptimizer(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False  # binary labels only
-        if self.estimator is not None:  # X only goes to the estimator
-            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
-        return tags
+        return binary_only_tags(super().__sklearn_tags__(), self.estimator)
 
     def fit(
         self, X: Any, y: Any, *, sensitive_features: Any = None, sample_weight: Any = None
@@ -165,8 +162,7 @@ class ThresholdOptimizer(ClassifierMixin, BaseEstimator):
             self.estimator, X, self.classes_[y01], sample_weight, prefit=self.prefit,
             owner="ThresholdOptimizer",
         )
-        if hasattr(self.estimator_, "n_features_in_"):
-            self.n_features_in_ = self.estimator_.n_features_in_
+        copy_n_features_in(self, self.estimator_)
         scores = scores_of(self.estimator_, X, self.predict_method, owner="ThresholdOptimizer")
         self._solve(scores, y01, codes, weight)
         return self

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import DataConversionWarning
+from sklearn.utils import get_tags
 from sklearn.utils.multiclass import type_of_target
 
 from evenhand._errors import EvenhandError
@@ -21,10 +22,13 @@ __all__ = [
     "MISSING_SENSITIVE_FUNCTION",
     "SINGLE_CLASS_GROUP",
     "UNSEEN_GROUP",
+    "binary_only_tags",
     "binary_target",
     "check_sample_weight",
+    "copy_n_features_in",
     "encode_groups",
     "group_codes",
+    "inherit_sparse_tag",
     "real_target",
     "require_both_classes",
     "require_group_weight",
@@ -242,3 +246,22 @@ def require_group_weight(
             f"sample_weight, so {owner} cannot estimate its class rates; give its rows a "
             "positive weight or drop them."
         )
+
+
+def inherit_sparse_tag(tags: Any, estimator: Any) -> Any:
+    """Accept sparse ``X`` exactly when the wrapped ``estimator`` does; return ``tags``."""
+    if estimator is not None:  # X only goes to the estimator
+        tags.input_tags.sparse = get_tags(estimator).input_tags.sparse
+    return tags
+
+
+def binary_only_tags(tags: Any, estimator: Any) -> Any:
+    """Tags of a binary classifier whose ``X`` only goes to ``estimator``."""
+    tags.classifier_tags.multi_class = False  # binary labels only
+    return inherit_sparse_tag(tags, estimator)
+
+
+def copy_n_features_in(owner: Any, fitted: Any) -> None:
+    """Set ``owner.n_features_in_`` from ``fitted`` when it has one."""
+    if hasattr(fitted, "n_features_in_"):
+        owner.n_features_in_ = fitted.n_features_in_
