@@ -9,12 +9,21 @@ errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimates", "Label", "interval", "single_threaded_blas", "stratified_indices"]
+__all__ = [
+    "Estimates",
+    "Label",
+    "bootstrap_replicates",
+    "explained_labels",
+    "interval",
+    "single_threaded_blas",
+    "stratified_indices",
+]
 
 
 @dataclass(frozen=True)
@@ -96,3 +105,39 @@ def stratified_indices(in_b: np.ndarray, rng: np.random.Generator) -> np.ndarray
         rows = np.flatnonzero(in_b == flag)
         out.append(rows[rng.integers(0, rows.size, size=rows.size)])
     return np.concatenate(out)
+
+
+def bootstrap_replicates(
+    in_b: np.ndarray,
+    n_boot: int,
+    width: int,
+    rng: np.random.Generator,
+    estimate: Callable[[np.ndarray], np.ndarray],
+    skip: type[Exception],
+) -> np.ndarray:
+    """``n_boot`` rows of ``estimate(rows)`` over stratified replicates of the rows.
+
+    A replicate whose estimate raises ``skip`` (no convergence, no overlap) stays ``nan`` and
+    is left out of the intervals.
+    """
+    boot = np.full((n_boot, width), np.nan)
+    for r in range(n_boot):
+        rows = stratified_indices(in_b, rng)
+        try:
+            boot[r] = estimate(rows)
+        except skip:
+            continue
+    return boot
+
+
+def explained_labels(groups: Sequence[Any], factor_names: Sequence[str]) -> list[Label]:
+    """Group means, gap, the explained total and one explained entry per factor group."""
+    a, b = groups
+    labels = [
+        Label("mean", "mean", a),
+        Label("mean", "mean", b),
+        Label("gap", "gap"),
+        Label("explained", "total"),
+    ]
+    labels += [Label("explained", "factor", f, f) for f in factor_names]
+    return labels

@@ -13,7 +13,12 @@ import numpy as np
 from scipy.special import expit, ndtr
 
 from evenhand._decompose_design import Design
-from evenhand._decompose_estimates import Estimates, Label, stratified_indices
+from evenhand._decompose_estimates import (
+    Estimates,
+    Label,
+    bootstrap_replicates,
+    explained_labels,
+)
 from evenhand._errors import EvenhandError
 
 __all__ = ["fairlie", "fit_binary"]
@@ -211,32 +216,26 @@ def fairlie(
         ) from exc
     boot = None
     if n_boot > 0:
-        boot = np.full((n_boot, value.shape[0]), np.nan)
-        for r in range(n_boot):
-            rows = stratified_indices(design.in_b, rng)
-            try:
-                boot[r] = _estimate(
-                    design,
-                    rows,
-                    reference,
-                    link,
-                    units,
-                    factor_agg,
-                    min(n_orders, _BOOT_ORDERS),
-                    rng,
-                    start=params,
-                )[0]
-            except _NoConvergence:
-                continue
+        boot = bootstrap_replicates(
+            design.in_b,
+            n_boot,
+            value.shape[0],
+            rng,
+            lambda rows: _estimate(
+                design,
+                rows,
+                reference,
+                link,
+                units,
+                factor_agg,
+                min(n_orders, _BOOT_ORDERS),
+                rng,
+                start=params,
+            )[0],
+            _NoConvergence,
+        )
         boot = boot[np.all(np.isfinite(boot), axis=1)]
-    a, b = design.groups
-    labels = [
-        Label("mean", "mean", a),
-        Label("mean", "mean", b),
-        Label("gap", "gap"),
-        Label("explained", "total"),
-    ]
-    labels += [Label("explained", "factor", f, f) for f in design.factor_names]
+    labels = explained_labels(design.groups, design.factor_names)
     labels += [Label("explained", "variable", u[0], u[1]) for u in units_meta]
     labels.append(Label("unexplained", "total"))
     return Estimates(labels, value, boot, None)

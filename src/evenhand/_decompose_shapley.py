@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 
 from evenhand._decompose_design import Design
-from evenhand._decompose_estimates import Estimates, Label, stratified_indices
+from evenhand._decompose_estimates import (
+    Estimates,
+    Label,
+    bootstrap_replicates,
+    explained_labels,
+)
 from evenhand._decompose_fairlie import _NoConvergence
 from evenhand._errors import EvenhandError
 
@@ -204,22 +209,17 @@ def shapley(
         ) from exc
     boot = None
     if n_boot > 0:
-        boot = np.full((n_boot, value.shape[0]), np.nan)
-        for r in range(n_boot):
-            rows = stratified_indices(design.in_b, rng)
-            try:
-                boot[r] = _estimate(
-                    design, rows, reference, model, col_masks, max_pairs, equalise, rng
-                )
-            except _NoConvergence:  # a replicate without overlap is left out of the intervals
-                continue
-    a, b = design.groups
-    labels = [
-        Label("mean", "mean", a),
-        Label("mean", "mean", b),
-        Label("gap", "gap"),
-        Label("explained", "total"),
-    ]
-    labels += [Label("explained", "factor", f, f) for f in design.factor_names]
+        # a replicate without overlap is left out of the intervals
+        boot = bootstrap_replicates(
+            design.in_b,
+            n_boot,
+            value.shape[0],
+            rng,
+            lambda rows: _estimate(
+                design, rows, reference, model, col_masks, max_pairs, equalise, rng
+            ),
+            _NoConvergence,
+        )
+    labels = explained_labels(design.groups, design.factor_names)
     labels.append(Label("unexplained", "total"))
     return Estimates(labels, value, boot, None)
