@@ -19,10 +19,9 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     return data, factors
 
 
-def test_decompose_prints_tables_and_writes_json(files, tmp_path, capsys) -> None:
-    data, factors = files
-    out = tmp_path / "out.json"
-    code = main(
+def _decompose(data: Path, factors: Path, n_boot: str, *extra: str) -> int:
+    """Run ``evenhand decompose`` on the cohort's complication gap between groups."""
+    return main(
         [
             "decompose",
             str(data),
@@ -33,13 +32,16 @@ def test_decompose_prints_tables_and_writes_json(files, tmp_path, capsys) -> Non
             "--factors",
             str(factors),
             "--n-boot",
-            "30",
-            "--reference",
-            "A",
-            "--json",
-            str(out),
+            n_boot,
+            *extra,
         ]
     )
+
+
+def test_decompose_prints_tables_and_writes_json(files, tmp_path, capsys) -> None:
+    data, factors = files
+    out = tmp_path / "out.json"
+    code = _decompose(data, factors, "30", "--reference", "A", "--json", str(out))
     text = capsys.readouterr().out
     assert code == 0
     assert "gap = mean(A) - mean(B)" in text
@@ -52,24 +54,7 @@ def test_decompose_prints_tables_and_writes_json(files, tmp_path, capsys) -> Non
 
 def test_decompose_threefold_with_group_order(files, capsys) -> None:
     data, factors = files
-    code = main(
-        [
-            "decompose",
-            str(data),
-            "--outcome",
-            "complication",
-            "--group",
-            "group",
-            "--factors",
-            str(factors),
-            "--n-boot",
-            "0",
-            "--kind",
-            "threefold",
-            "--groups",
-            "B,A",
-        ]
-    )
+    code = _decompose(data, factors, "0", "--kind", "threefold", "--groups", "B,A")
     assert code == 0
     assert "gap = mean(B) - mean(A)" in capsys.readouterr().out
 
@@ -83,21 +68,7 @@ def test_decompose_threefold_with_group_order(files, capsys) -> None:
 )
 def test_decompose_bad_input_exits_2(files, capsys, extra, message) -> None:
     data, factors = files
-    code = main(
-        [
-            "decompose",
-            str(data),
-            "--outcome",
-            "complication",
-            "--group",
-            "group",
-            "--factors",
-            str(factors),
-            "--n-boot",
-            "0",
-            *extra,
-        ]
-    )
+    code = _decompose(data, factors, "0", *extra)
     assert code == 2
     assert message in capsys.readouterr().err
 
@@ -106,19 +77,6 @@ def test_decompose_missing_factor_column(files, tmp_path, capsys) -> None:
     data, _ = files
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"biological": ["age", "height"]}))
-    code = main(
-        [
-            "decompose",
-            str(data),
-            "--outcome",
-            "complication",
-            "--group",
-            "group",
-            "--factors",
-            str(bad),
-            "--n-boot",
-            "0",
-        ]
-    )
+    code = _decompose(data, bad, "0")
     assert code == 2
     assert "Column 'height' (listed in factor group 'biological')" in capsys.readouterr().err
