@@ -6,20 +6,10 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from evenhand._errors import EvenhandError
-from evenhand.mitigate._scoring import fit_or_check, scores_of
-from evenhand.mitigate._validation import (
-    binary_only_tags,
-    binary_target,
-    check_sample_weight,
-    copy_n_features_in,
-    encode_groups,
-    group_codes,
-    require_both_classes,
-    require_group_weight,
-)
+from evenhand.mitigate._scoring import fit_post_estimator, post_fit_inputs, post_predict_inputs
+from evenhand.mitigate._validation import binary_only_tags
 
 __all__ = ["RejectOptionClassifier"]
 
@@ -125,27 +115,14 @@ class RejectOptionClassifier(ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         owner = "RejectOptionClassifier"
-        if self.constraints not in _CONSTRAINTS:
-            raise EvenhandError(
-                f"The 'constraints' parameter of {owner} must be one of {set(_CONSTRAINTS)}. "
-                f"Got {self.constraints!r} instead."
-            )
-        y01, self.classes_ = binary_target(y, owner=owner)
-        codes, self.groups_ = encode_groups(sensitive_features, len(y01), owner=owner)
-        if self.constraints != "demographic_parity":
-            require_both_classes(codes, self.groups_, y01, self.classes_, owner=owner,
-                                 what=f"constraints={self.constraints!r}")
-        weight = check_sample_weight(sample_weight, len(y01))
-        require_group_weight(codes, self.groups_, weight, owner=owner)
+        y01, codes, weight = post_fit_inputs(self, y, sensitive_features, sample_weight,
+                                             allowed=_CONSTRAINTS, owner=owner)
         if min(weight[y01 == 0].sum(), weight[y01 == 1].sum()) <= 0:
             raise EvenhandError(
                 f"{owner} needs both classes with positive total sample_weight (balanced "
                 "accuracy is undefined otherwise); one class has zero weight."
             )
-        self.estimator_ = fit_or_check(self.estimator, X, self.classes_[y01], sample_weight,
-                                       prefit=self.prefit, owner=owner)
-        copy_n_features_in(self, self.estimator_)
-        scores = scores_of(self.estimator_, X, "predict_proba", owner=owner)
+        scores = fit_post_estimator(self, X, y01, sample_weight, "predict_proba", owner=owner)
         self.unprivileged_ = self._unprivileged(scores, codes, weight)
         self._search(scores, y01, codes, weight)
         return self
@@ -218,10 +195,8 @@ class RejectOptionClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Class labels.
         """
-        check_is_fitted(self, "threshold_")
-        scores = scores_of(self.estimator_, X, "predict_proba", owner="RejectOptionClassifier")
-        codes = group_codes(sensitive_features, self.groups_, len(scores),
-                            owner="RejectOptionClassifier", method="predict")
+        scores, codes = post_predict_inputs(self, X, sensitive_features, "predict_proba",
+                                            fitted="threshold_", owner="RejectOptionClassifier")
         critical = np.abs(scores - self.threshold_) <= self.margin_
         positive = np.where(critical, self.unprivileged_[codes], scores >= self.threshold_)
         return self.classes_[positive.astype(np.intp)]

@@ -8,21 +8,12 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import check_random_state
 
 from evenhand._errors import EvenhandError
 from evenhand.mitigate._hull import roc_points, upper_hull
-from evenhand.mitigate._scoring import fit_or_check, scores_of
-from evenhand.mitigate._validation import (
-    binary_only_tags,
-    binary_target,
-    check_sample_weight,
-    copy_n_features_in,
-    encode_groups,
-    group_codes,
-    require_both_classes,
-    require_group_weight,
-)
+from evenhand.mitigate._scoring import fit_post_estimator, post_fit_inputs, post_predict_inputs
+from evenhand.mitigate._validation import binary_only_tags
 
 __all__ = ["ThresholdOptimizer"]
 
@@ -142,28 +133,10 @@ class ThresholdOptimizer(ClassifierMixin, BaseEstimator):
         ThresholdOptimizer
             The fitted post-processor.
         """
-        if self.constraints not in _CONSTRAINTS:
-            raise EvenhandError(
-                f"The 'constraints' parameter of ThresholdOptimizer must be one of "
-                f"{set(_CONSTRAINTS)}. Got {self.constraints!r} instead."
-            )
-        y01, self.classes_ = binary_target(y, owner="ThresholdOptimizer")
-        codes, self.groups_ = encode_groups(
-            sensitive_features, len(y01), owner="ThresholdOptimizer"
-        )
-        if self.constraints != "demographic_parity":
-            require_both_classes(
-                codes, self.groups_, y01, self.classes_,
-                owner="ThresholdOptimizer", what=f"constraints={self.constraints!r}",
-            )
-        weight = check_sample_weight(sample_weight, len(y01))
-        require_group_weight(codes, self.groups_, weight, owner='ThresholdOptimizer')
-        self.estimator_ = fit_or_check(
-            self.estimator, X, self.classes_[y01], sample_weight, prefit=self.prefit,
-            owner="ThresholdOptimizer",
-        )
-        copy_n_features_in(self, self.estimator_)
-        scores = scores_of(self.estimator_, X, self.predict_method, owner="ThresholdOptimizer")
+        y01, codes, weight = post_fit_inputs(self, y, sensitive_features, sample_weight,
+                                             allowed=_CONSTRAINTS, owner="ThresholdOptimizer")
+        scores = fit_post_estimator(self, X, y01, sample_weight, self.predict_method,
+                                    owner="ThresholdOptimizer")
         self._solve(scores, y01, codes, weight)
         return self
 
@@ -202,12 +175,8 @@ class ThresholdOptimizer(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, 2)
             Columns ordered as ``classes_``.
         """
-        check_is_fitted(self, "thresholds_")
-        scores = scores_of(self.estimator_, X, self.predict_method, owner="ThresholdOptimizer")
-        codes = group_codes(
-            sensitive_features, self.groups_, len(scores), owner="ThresholdOptimizer",
-            method="predict",
-        )
+        scores, codes = post_predict_inputs(self, X, sensitive_features, self.predict_method,
+                                            fitted="thresholds_", owner="ThresholdOptimizer")
         p = np.empty(len(scores))
         for g, (thresholds, probs) in enumerate(self._tables):
             rows = codes == g
