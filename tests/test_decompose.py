@@ -127,6 +127,18 @@ def chicago(data_dir: Path) -> pl.DataFrame:
 CHICAGO_FACTORS = {"demographic": ["age", "female"], "education": ["education"]}
 
 
+def decompose_chicago(chicago: pl.DataFrame, **kwargs) -> eh.Decomposition:
+    """Natives (0) against the foreign-born (1): the vignette's real-wage decomposition."""
+    return eh.decompose(
+        chicago,
+        outcome="real_wage",
+        group="foreign.born",
+        factors=CHICAGO_FACTORS,
+        groups=(0, 1),
+        **kwargs,
+    )
+
+
 def chicago_design(df: pl.DataFrame):
     return build_design(
         df,
@@ -140,14 +152,7 @@ def chicago_design(df: pl.DataFrame):
 
 
 def test_chicago_sample_and_means(chicago: pl.DataFrame) -> None:
-    res = eh.decompose(
-        chicago,
-        outcome="real_wage",
-        group="foreign.born",
-        factors=CHICAGO_FACTORS,
-        groups=(0, 1),
-        n_boot=0,
-    )
+    res = decompose_chicago(chicago, n_boot=0)
     assert res.n == {0: 287, 1: 379}
     assert res.n_dropped == 712 - 666
     assert res.means[0] == pytest.approx(17.58282, abs=5e-6)
@@ -156,15 +161,7 @@ def test_chicago_sample_and_means(chicago: pl.DataFrame) -> None:
 
 
 def test_chicago_threefold(chicago: pl.DataFrame) -> None:
-    res = eh.decompose(
-        chicago,
-        outcome="real_wage",
-        group="foreign.born",
-        factors=CHICAGO_FACTORS,
-        groups=(0, 1),
-        kind="threefold",
-        n_boot=0,
-    )
+    res = decompose_chicago(chicago, kind="threefold", n_boot=0)
     assert res.endowments == pytest.approx(1.6165339, abs=1e-6)
     assert res.coefficients == pytest.approx(2.8333261, abs=1e-6)
     assert res.interaction == pytest.approx(-1.4342857, abs=1e-6)
@@ -207,28 +204,12 @@ def test_chicago_public_references_match_r_rows(chicago: pl.DataFrame) -> None:
         (1, 1.6165339),
         (0, 0.1822482),
     ):
-        res = eh.decompose(
-            chicago,
-            outcome="real_wage",
-            group="foreign.born",
-            factors=CHICAGO_FACTORS,
-            groups=(0, 1),
-            reference=ref,
-            n_boot=0,
-        )
+        res = decompose_chicago(chicago, reference=ref, n_boot=0)
         assert res.explained == pytest.approx(expl, abs=1e-6), ref
 
 
 def test_chicago_detailed_neumark_unexplained_split(chicago: pl.DataFrame) -> None:
-    res = eh.decompose(
-        chicago,
-        outcome="real_wage",
-        group="foreign.born",
-        factors=CHICAGO_FACTORS,
-        groups=(0, 1),
-        reference="neumark",
-        n_boot=0,
-    )
+    res = decompose_chicago(chicago, reference="neumark", n_boot=0)
     bv = res.by_variable
     published = {  # variable, level: (unexplained A, unexplained B)
         ("age", None): (4.3191008, 2.3980443),
