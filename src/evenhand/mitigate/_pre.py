@@ -244,6 +244,29 @@ class _GroupTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             X, sensitive_features=sensitive_features
         )
 
+    def _fit_input(
+        self, X: Any, sensitive_features: Any, *, param: str, owner: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Check the [0, 1] parameter ``param``, validate ``X``, encode and store the groups."""
+        value = getattr(self, param)
+        if not 0 <= value <= 1:
+            raise EvenhandError(
+                f"The '{param}' parameter of {owner} must be in [0, 1]; got {value!r}."
+            )
+        X = validate_data(self, X, dtype=float)
+        codes, self.groups_ = encode_groups(sensitive_features, X.shape[0], owner=owner)
+        return X, codes
+
+    def _transform_input(
+        self, X: Any, sensitive_features: Any, *, fitted: str, owner: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``X`` of a fitted transformer and map its groups onto ``groups_``."""
+        check_is_fitted(self, fitted)
+        X = validate_data(self, X, dtype=float, reset=False)
+        codes = group_codes(sensitive_features, self.groups_, X.shape[0], owner=owner,
+                            method="transform")
+        return X, codes
+
 
 class DisparateImpactRemover(_GroupTransformer):
     r"""Repair features so their distribution no longer depends on the group (Feldman 2015).
@@ -308,15 +331,8 @@ class DisparateImpactRemover(_GroupTransformer):
         DisparateImpactRemover
             The fitted transformer.
         """
-        if not 0 <= self.repair_level <= 1:
-            raise EvenhandError(
-                "The 'repair_level' parameter of DisparateImpactRemover must be in [0, 1]; "
-                f"got {self.repair_level!r}."
-            )
-        X = validate_data(self, X, dtype=float)
-        codes, self.groups_ = encode_groups(
-            sensitive_features, X.shape[0], owner="DisparateImpactRemover"
-        )
+        X, codes = self._fit_input(X, sensitive_features, param="repair_level",
+                                   owner="DisparateImpactRemover")
         sizes = np.bincount(codes, minlength=len(self.groups_))
         n_levels = max(2, min(int(self.n_quantiles), int(sizes.min())))
         self.levels_ = (np.arange(n_levels) + 0.5) / n_levels
@@ -341,10 +357,8 @@ class DisparateImpactRemover(_GroupTransformer):
         ndarray of shape (n_samples, n_features)
             The repaired features.
         """
-        check_is_fitted(self, "target_")
-        X = validate_data(self, X, dtype=float, reset=False)
-        codes = group_codes(sensitive_features, self.groups_, X.shape[0],
-                            owner="DisparateImpactRemover", method="transform")
+        X, codes = self._transform_input(X, sensitive_features, fitted="target_",
+                                         owner="DisparateImpactRemover")
         out = X.copy()
         for g in range(len(self.groups_)):
             rows = codes == g
@@ -426,15 +440,8 @@ class CorrelationRemover(_GroupTransformer):
         CorrelationRemover
             The fitted transformer.
         """
-        if not 0 <= self.alpha <= 1:
-            raise EvenhandError(
-                f"The 'alpha' parameter of CorrelationRemover must be in [0, 1]; got "
-                f"{self.alpha!r}."
-            )
-        X = validate_data(self, X, dtype=float)
-        codes, self.groups_ = encode_groups(
-            sensitive_features, X.shape[0], owner="CorrelationRemover"
-        )
+        X, codes = self._fit_input(X, sensitive_features, param="alpha",
+                                   owner="CorrelationRemover")
         onehot = np.eye(len(self.groups_))[codes]
         self.sensitive_mean_ = onehot.mean(axis=0)
         self.beta_ = np.linalg.lstsq(onehot - self.sensitive_mean_, X, rcond=None)[0]
@@ -455,9 +462,7 @@ class CorrelationRemover(_GroupTransformer):
         ndarray of shape (n_samples, n_features)
             The transformed features.
         """
-        check_is_fitted(self, "beta_")
-        X = validate_data(self, X, dtype=float, reset=False)
-        codes = group_codes(sensitive_features, self.groups_, X.shape[0],
-                            owner="CorrelationRemover", method="transform")
+        X, codes = self._transform_input(X, sensitive_features, fitted="beta_",
+                                         owner="CorrelationRemover")
         centred = np.eye(len(self.groups_))[codes] - self.sensitive_mean_
         return X - self.alpha * (centred @ self.beta_)
