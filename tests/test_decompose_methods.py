@@ -20,6 +20,14 @@ def cohort():
     return make_cardiac_cohort(20_000, seed=2)
 
 
+def decompose_cohort(cohort, rows: int | None = None, **kwargs) -> eh.Decomposition:
+    """The cohort's complication gap between its groups (its first ``rows`` rows if given)."""
+    frame = cohort.frame if rows is None else cohort.frame.head(rows)
+    return eh.decompose(
+        frame, outcome="complication", group="group", factors=cohort.factors, **kwargs
+    )
+
+
 def binary_data(n: int = 4000, seed: int = 0) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     g = rng.random(n) < 0.5
@@ -141,15 +149,7 @@ def test_shapley_weights_and_efficiency() -> None:
 
 
 def test_shapley_shares_sum_exactly_to_the_gap(cohort) -> None:
-    res = eh.decompose(
-        cohort.frame.head(5000),
-        outcome="complication",
-        group="group",
-        factors=cohort.factors,
-        method="shapley",
-        n_boot=5,
-        seed=0,
-    )
+    res = decompose_cohort(cohort, rows=5000, method="shapley", n_boot=5, seed=0)
     bf = res.by_factor
     assert bf["contribution"].sum() + res.unexplained == pytest.approx(res.gap, abs=1e-12)
     overall = res.overall.filter(pl.col("component") != "gap")
@@ -171,11 +171,9 @@ def test_shapley_accepts_any_sklearn_model(cohort) -> None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    res = eh.decompose(
-        cohort.frame.head(3000),
-        outcome="complication",
-        group="group",
-        factors=cohort.factors,
+    res = decompose_cohort(
+        cohort,
+        rows=3000,
         method="shapley",
         reference="neumark",
         model=make_pipeline(StandardScaler(), LogisticRegression()),
@@ -211,15 +209,7 @@ def _truth(cohort, component: str, factor: str) -> float:
 
 @pytest.mark.parametrize("reference", ["jann", "A", "reimers"])
 def test_oaxaca_true_contributions_inside_95_ci(cohort, reference) -> None:
-    res = eh.decompose(
-        cohort.frame,
-        outcome="complication",
-        group="group",
-        factors=cohort.factors,
-        reference=reference,
-        n_boot=300,
-        seed=1,
-    )
+    res = decompose_cohort(cohort, reference=reference, n_boot=300, seed=1)
     assert res.groups == ("A", "B")
     bf = res.by_factor.filter(pl.col("component").is_in(["explained", "unexplained"]))
     for row in bf.iter_rows(named=True):
@@ -233,30 +223,15 @@ def test_oaxaca_true_contributions_inside_95_ci(cohort, reference) -> None:
 
 
 def test_shapley_true_contributions_inside_95_ci(cohort) -> None:
-    res = eh.decompose(
-        cohort.frame,
-        outcome="complication",
-        group="group",
-        factors=cohort.factors,
-        method="shapley",
-        n_boot=60,
-        max_pairs=10_000,
-        seed=1,
-    )
+    res = decompose_cohort(cohort, method="shapley", n_boot=60, max_pairs=10_000, seed=1)
     for row in res.by_factor.iter_rows(named=True):
         assert row["ci_low"] <= cohort.effects[row["factor"]] <= row["ci_high"], row
 
 
 def test_shapley_reweighting_recovers_the_truth_and_agrees_with_matching(cohort) -> None:
-    kw = {
-        "outcome": "complication",
-        "group": "group",
-        "factors": cohort.factors,
-        "method": "shapley",
-        "seed": 1,
-    }
-    rew = eh.decompose(cohort.frame, equalise="reweighting", n_boot=25, **kw)
-    match = eh.decompose(cohort.frame, n_boot=0, **kw)
+    kw = {"method": "shapley", "seed": 1}
+    rew = decompose_cohort(cohort, equalise="reweighting", n_boot=25, **kw)
+    match = decompose_cohort(cohort, n_boot=0, **kw)
     assert rew.explained == pytest.approx(match.explained, abs=1e-12)  # same endpoints
     np.testing.assert_allclose(
         rew.by_factor["contribution"], match.by_factor["contribution"], atol=2e-3
@@ -264,16 +239,14 @@ def test_shapley_reweighting_recovers_the_truth_and_agrees_with_matching(cohort)
     for row in rew.by_factor.iter_rows(named=True):
         assert row["ci_low"] <= cohort.effects[row["factor"]] <= row["ci_high"], row
     with pytest.raises(EvenhandError, match=r"'equalise' parameter .* got 'sampling'"):
-        eh.decompose(cohort.frame.head(500), equalise="sampling", n_boot=0, **kw)
+        decompose_cohort(cohort, rows=500, equalise="sampling", n_boot=0, **kw)
 
 
 def test_delta_intervals_cover_at_the_nominal_rate() -> None:
     hits, total = 0, 0
     for seed in range(25):
         c = make_cardiac_cohort(4000, seed=seed)
-        res = eh.decompose(
-            c.frame, outcome="complication", group="group", factors=c.factors, n_boot=0
-        )
+        res = decompose_cohort(c, n_boot=0)
         for row in (
             res.by_factor.filter(pl.col("component") == "explained").head(3).iter_rows(named=True)
         ):
