@@ -39,6 +39,12 @@ def synthetic(n: int = 3000, seed: int = 0, categorical: bool = False) -> pl.Dat
     return pl.DataFrame(cols)
 
 
+def decompose_levels(df: pl.DataFrame, **kwargs) -> eh.Decomposition:
+    """Decompose ``synthetic(..., categorical=True)`` over FACTORS plus the ``level`` category."""
+    factors = {**FACTORS, "cat": ["level"]}
+    return eh.decompose(df, outcome="y", group="g", factors=factors, groups=(0, 1), **kwargs)
+
+
 # --- statsmodels oracle --------------------------------------------------------------------
 
 STATSMODELS_TYPES = [
@@ -230,17 +236,7 @@ def test_chicago_detailed_neumark_unexplained_split(chicago: pl.DataFrame) -> No
 @pytest.mark.parametrize("reference", ["jann", "neumark", "cotton", "reimers", 0, 1])
 def test_parts_add_up(reference) -> None:
     df = synthetic(1500, categorical=True)
-    factors = {**FACTORS, "cat": ["level"]}
-    res = eh.decompose(
-        df,
-        outcome="y",
-        group="g",
-        factors=factors,
-        reference=reference,
-        groups=(0, 1),
-        n_boot=30,
-        seed=0,
-    )
+    res = decompose_levels(df, reference=reference, n_boot=30, seed=0)
     assert res.explained + res.unexplained == pytest.approx(res.gap, abs=1e-12)
     bf = res.by_factor
     for comp, total in (("explained", res.explained), ("unexplained", res.unexplained)):
@@ -255,13 +251,8 @@ def test_parts_add_up(reference) -> None:
 
 def test_threefold_parts_add_up_and_twofold_with_b_reference_matches() -> None:
     df = synthetic(1200, seed=5, categorical=True)
-    factors = {**FACTORS, "cat": ["level"]}
-    three = eh.decompose(
-        df, outcome="y", group="g", factors=factors, kind="threefold", groups=(0, 1), n_boot=0
-    )
-    two = eh.decompose(
-        df, outcome="y", group="g", factors=factors, reference=1, groups=(0, 1), n_boot=0
-    )
+    three = decompose_levels(df, kind="threefold", n_boot=0)
+    two = decompose_levels(df, reference=1, n_boot=0)
     assert three.endowments + three.coefficients + three.interaction == pytest.approx(three.gap)
     assert two.explained == pytest.approx(three.endowments, abs=1e-12)
     assert two.unexplained == pytest.approx(three.coefficients + three.interaction, abs=1e-12)
@@ -269,11 +260,9 @@ def test_threefold_parts_add_up_and_twofold_with_b_reference_matches() -> None:
 
 def test_yun_normalisation_makes_detail_independent_of_the_omitted_level() -> None:
     df = synthetic(2000, seed=2, categorical=True)
-    factors = {**FACTORS, "cat": ["level"]}
     renamed = df.with_columns(pl.col("level").replace({"mid": "a_mid"}))  # new baseline
-    kw = {"outcome": "y", "group": "g", "factors": factors, "groups": (0, 1), "n_boot": 0}
-    one = eh.decompose(df, **kw).by_variable.filter(pl.col("variable") == "level")
-    two = eh.decompose(renamed, **kw).by_variable.filter(pl.col("variable") == "level")
+    one = decompose_levels(df, n_boot=0).by_variable.filter(pl.col("variable") == "level")
+    two = decompose_levels(renamed, n_boot=0).by_variable.filter(pl.col("variable") == "level")
     one = one.with_columns(pl.col("level").replace({"mid": "a_mid"})).sort("component", "level")
     two = two.sort("component", "level")
     np.testing.assert_allclose(one["contribution"], two["contribution"], atol=1e-10)
@@ -305,15 +294,10 @@ def test_row_order_does_not_matter(seed: int, perm_seed: int) -> None:
 
 def test_bootstrap_and_delta_standard_errors_agree_within_ten_percent() -> None:
     df = synthetic(50_000, seed=11, categorical=True)
-    factors = {**FACTORS, "cat": ["level"]}
     for kind in ("twofold", "threefold"):
-        res = eh.decompose(
+        res = decompose_levels(
             df,
-            outcome="y",
-            group="g",
-            factors=factors,
             kind=kind,
-            groups=(0, 1),
             n_boot=1000,  # the relative SE of a bootstrap SE is ~2% with 1000 replicates
             seed=0,
         )
