@@ -43,6 +43,11 @@ def binary_data(n: int = 4000, seed: int = 0) -> pl.DataFrame:
 FACTORS = {"one": ["x1", "c"], "two": ["x2", "x3"]}
 
 
+def decompose_fairlie(df: pl.DataFrame, **kwargs) -> eh.Decomposition:
+    """Fairlie decomposition of ``binary_data`` over FACTORS."""
+    return eh.decompose(df, outcome="y", group="g", factors=FACTORS, method="fairlie", **kwargs)
+
+
 # --- Fairlie --------------------------------------------------------------------------------
 
 
@@ -53,18 +58,8 @@ def test_fairlie_explained_matches_statsmodels_fit(reference, model) -> None:
     import statsmodels.api as sm
 
     df = binary_data()
-    res = eh.decompose(
-        df,
-        outcome="y",
-        group="g",
-        factors=FACTORS,
-        method="fairlie",
-        reference=reference,
-        model=model,
-        groups=(0, 1),
-        n_boot=0,
-        n_orders=5,
-        seed=0,
+    res = decompose_fairlie(
+        df, reference=reference, model=model, groups=(0, 1), n_boot=0, n_orders=5, seed=0
     )
     g = df["g"].to_numpy()
     x = np.column_stack(
@@ -108,16 +103,7 @@ def test_fairlie_invariant_to_column_order() -> None:
 
 def test_fairlie_detail_sums_close_to_explained_and_intervals() -> None:
     df = binary_data(3000, seed=4)
-    res = eh.decompose(
-        df,
-        outcome="y",
-        group="g",
-        factors=FACTORS,
-        method="fairlie",
-        n_boot=40,
-        n_orders=100,
-        seed=0,
-    )
+    res = decompose_fairlie(df, n_boot=40, n_orders=100, seed=0)
     detail = res.by_factor["contribution"].sum()
     assert detail == pytest.approx(res.explained, abs=0.01)
     assert res.explained + res.unexplained == pytest.approx(res.gap, abs=1e-12)
