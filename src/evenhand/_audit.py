@@ -315,6 +315,9 @@ class Audit:
     @property
     def by_group(self) -> Any:
         """One row per group: the sensitive columns, ``count`` and one column per metric."""
+        return self._out(self._by_group_frame())
+
+    def _by_group_frame(self) -> pl.DataFrame:
         frames = []
         for level in self._levels:
             cols = {a: level.keys.get_column(a) for a in level.attrs}
@@ -323,8 +326,8 @@ class Audit:
                 *(pl.Series(n, level.value[i]) for i, n in enumerate(level.names)),
             )
             frames.append(frame)
-        return self._out(pl.concat(frames, how="diagonal_relaxed").select(
-            *self.config["sensitive"], pl.exclude(self.config["sensitive"])))
+        return pl.concat(frames, how="diagonal_relaxed").select(
+            *self.config["sensitive"], pl.exclude(self.config["sensitive"]))
 
     @property
     def metrics(self) -> Any:
@@ -351,11 +354,13 @@ class Audit:
     @property
     def overall(self) -> Any:
         """Every metric on the whole population, with intervals."""
+        return self._out(self._overall_frame())
+
+    def _overall_frame(self) -> pl.DataFrame:
         o = self._overall
-        frame = pl.DataFrame({"metric": o.names, "value": o.value[:, 0], "ci_low": o.low[:, 0],
-                              "ci_high": o.high[:, 0], "ci_method": o.methods,
-                              "count": [int(o.count[0])] * len(o.names)})
-        return self._out(frame)
+        return pl.DataFrame({"metric": o.names, "value": o.value[:, 0], "ci_low": o.low[:, 0],
+                             "ci_high": o.high[:, 0], "ci_method": o.methods,
+                             "count": [int(o.count[0])] * len(o.names)})
 
     def disparities(self, reference: Any = None) -> Any:
         """Each group's difference and ratio to a reference group, with intervals.
@@ -410,11 +415,9 @@ class Audit:
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "config": {k: jsonable(v) for k, v in self.config.items()},
             "rows": int(self._overall.count[0]),
-            "groups": records(pl.from_pandas(self.by_group) if self._library == "pandas"
-                              else self.by_group),
+            "groups": records(self._by_group_frame()),
             "metrics": records(self._metrics_frame()),
-            "overall": records(pl.DataFrame(self.overall) if self._library != "pandas"
-                               else pl.from_pandas(self.overall)),
+            "overall": records(self._overall_frame()),
             "disparities": records(disparity_frame(
                 self._levels, self._overall, self.config["reference"], self.config["ci"],
                 self.config["ci_method"] == "wilson")),
@@ -463,13 +466,4 @@ class Audit:
         return (f"Audit(task={self.config['task']!r}, rows={int(self._overall.count[0])}, "
                 f"groups=[{groups}], metrics={len(self._overall.names)})")
 
-
-def load_audit_json(path: str | Path) -> dict[str, Any]:
-    """Read an audit written by :meth:`Audit.to_json`, checking its schema."""
-    data = json.loads(Path(path).read_text())
-    if data.get("schema") != SCHEMA:
-        raise EvenhandError(
-            f"{path} is not an evenhand audit ({SCHEMA}); got schema {data.get('schema')!r}."
-        )
-    return data
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from evenhand._errors import EvenhandError
 from evenhand._frame import group_codes
-from evenhand._levels import OVERALL, Level, _flags, _percentile
+from evenhand._levels import Level, finish_level
 
 __all__ = ["custom_levels"]
 
@@ -84,15 +84,9 @@ def _level(attrs, keys, codes, custom, yt, yp, w, ci, n_boot, rng, min_group_siz
                 pick = idx[rng.integers(0, idx.size, idx.size)]
                 boot[b, m, g] = _evaluate(fn, name, yt[pick], yp[pick],
                                           None if w is None else w[pick])
-    if boot is not None:
-        low, high = _percentile(boot, ci)
-    else:  # two distinct arrays: the rows are filled in separately below
-        low, high = np.full_like(value, np.nan), np.full_like(value, np.nan)
     nan = np.full_like(value, np.nan)
-    return Level(
-        by=" & ".join(attrs) if attrs else OVERALL, attrs=attrs, keys=keys, count=count,
-        names=names, value=value, low=low, high=high,
-        methods=["row-bootstrap" if n_boot else "none"] * len(names),
-        flags=_flags(value, count, min_group_size, names), num=nan, den=nan.copy(),
-        higher_is_better=[None] * len(names), boot=boot,
+    return finish_level(
+        attrs, keys, count, names, value, boot, nan, nan.copy(), ci=ci,
+        ci_method="bootstrap", min_group_size=min_group_size,
+        higher_is_better=[None] * len(names), boot_method="row-bootstrap",
     )

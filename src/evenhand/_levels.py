@@ -6,7 +6,7 @@ alone, or the overall population. Every level is folded from the one aggregated 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -248,11 +248,13 @@ def finish_level(
     higher_is_better: list[bool | None],
     probability: bool = True,
     binned: bool = False,
+    boot_method: str = "bootstrap",
 ) -> Level:
     """Attach intervals and flags to point estimates and replicates.
 
     Rows with finite ``num``/``den`` are rates: Wilson intervals under ``ci_method="wilson"``;
-    every other row gets bootstrap percentiles (or none without replicates).
+    every other row gets bootstrap percentiles, labelled ``boot_method`` (or none without
+    replicates).
     """
     if boot is not None:
         low, high = _percentile(boot, ci)
@@ -265,7 +267,7 @@ def finish_level(
             low[i], high[i] = wilson(num[i], den[i], z)
             methods.append("wilson")
         else:
-            methods.append("bootstrap" if boot is not None else "none")
+            methods.append(boot_method if boot is not None else "none")
     return Level(
         by=" & ".join(attrs) if attrs else OVERALL, attrs=attrs, keys=keys, count=count,
         names=names, value=value, low=low, high=high, methods=methods,
@@ -344,11 +346,3 @@ def _regression_intervals(metrics, s, value, ci) -> tuple[np.ndarray, np.ndarray
             high[i] = np.where(ok, value[i] + tq * se, np.nan)
     return low, high
 
-
-def custom_level_values(
-    fn: Callable, y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None
-) -> float:
-    """Evaluate a user metric on one group's rows (``sample_weight`` passed when weighted)."""
-    if weight is None:
-        return float(fn(y_true, y_pred))
-    return float(fn(y_true, y_pred, sample_weight=weight))
