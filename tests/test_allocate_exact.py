@@ -238,3 +238,13 @@ def test_row_order_does_not_change_the_optimum(instance, rule):
         return
     b = _solve(df[perm], rule, tol, capacity, "auto")
     assert b.total_benefit == pytest.approx(a.total_benefit, abs=1e-9)
+
+
+def test_tiny_benefits_are_not_lost_in_solver_tolerances():
+    # found by hypothesis: a benefit of 6e-8 sat inside HiGHS's absolute tolerances, so
+    # max_min with a share floor was reported infeasible although serving that person is best
+    df = pl.DataFrame({"benefit": [0.0, 5.9605e-8, 0.0], "group": ["g0"] * 3, "need": [1, 0, 0]})
+    _check_against_brute(df, "max_min", 0.0, 1, "auto", min_share=0.15)
+    result = evenhand.allocate(df, benefit="benefit", group="group", capacity=1,
+                               constraint="max_min", min_share=0.15)
+    assert result.selected.to_list() == [False, True, False]

@@ -18,7 +18,7 @@ HiGHS is run with ``mip_rel_gap = 0`` so the optimum is proven, not approximate;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize, sparse
@@ -64,7 +64,18 @@ class _Rows:
 
 
 def solve_milp(prob: Problem, rule: Rule, time_limit: float | None = None) -> MilpResult | None:
-    """Exact optimum of ``rule`` by HiGHS (``None`` if only serving nobody satisfies it)."""
+    """Exact optimum of ``rule`` by HiGHS (``None`` if only serving nobody satisfies it).
+
+    Benefits are rescaled to a largest magnitude of 1 first: the optimal selection does not
+    change, but HiGHS's absolute tolerances (about 1e-7) would otherwise swallow benefits
+    that are tiny in the caller's units.
+    """
+    scale = float(np.max(np.abs(prob.benefit))) if prob.n else 0.0
+    if scale > 0 and scale != 1.0:
+        result = solve_milp(replace(prob, benefit=prob.benefit / scale), rule, time_limit)
+        if result is not None and result.z_star is not None:
+            result = replace(result, z_star=result.z_star * scale)
+        return result
     if rule.name == "max_min":
         return _max_min(prob, rule, time_limit)
     n_extra = 1 if rule.name in ("parity", "equal_opportunity") else 0
