@@ -6,8 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# CI replays hypothesis deterministically (a red CI must be reproducible); locally it explores.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Tests never reach the network: datasets come from ../shared/data (or EVENHAND_DATA_DIR).
 os.environ.setdefault("EVENHAND_OFFLINE", "1")
