@@ -8,6 +8,12 @@ small table (see :mod:`evenhand._metrics`). Intersections, single attributes and
 population are sums of the same table, so they cost no further pass.
 
 A cheap validation pass first reads the row count, null/NaN counts and the score range.
+
+Exactness of the histogram: each cell also returns its largest score ``max``. A bin holds a
+single distinct score when, in each of its cells, ``Σw·max − Σw·s`` (which is ``Σw (max − s)``,
+zero only for ties) is within rounding of zero — ``1e-9 · Σw · |max|``, far above the
+rounding error of any engine's floating-point sum — and the cells agree on ``max``. Scores that
+differ by less than that are treated as ties (then the AUC is "exact" to within ~1e-9).
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ class BinaryStats:
     Arrays are indexed ``[group, y_true, y_pred, bin]``. ``weight`` holds weighted counts,
     ``rows`` unweighted row counts, ``weight_sq`` sums of squared weights, ``score_sum``
     weighted sums of scores and ``score_sq`` weighted sums of squared scores (the last two
-    only with a score). ``bin_low``/``bin_high`` are the smallest and largest score seen in
-    each bin (``nan`` where empty); ``edges`` the bin edges over ``[score_min, score_max]``.
+    only with a score). ``bin_max`` is the largest score seen in each bin (``nan`` where
+    empty) and ``bin_exact`` whether the bin holds one distinct score (see the module notes);
+    ``edges`` the bin edges over ``[score_min, score_max]``.
     """
 
     keys: pl.DataFrame
@@ -48,8 +55,8 @@ class BinaryStats:
     weight_sq: np.ndarray
     score_sum: np.ndarray | None = None
     score_sq: np.ndarray | None = None
-    bin_low: np.ndarray | None = None
-    bin_high: np.ndarray | None = None
+    bin_max: np.ndarray | None = None
+    bin_exact: np.ndarray | None = None
     edges: np.ndarray | None = None
 
     @property
@@ -65,10 +72,9 @@ class BinaryStats:
     @property
     def exact_bins(self) -> bool:
         """True when every histogram bin holds a single distinct score (AUC is then exact)."""
-        if self.bin_low is None:
+        if self.bin_exact is None:
             return True
-        filled = ~np.isnan(self.bin_low)
-        return bool(np.all(self.bin_low[filled] == self.bin_high[filled]))
+        return bool(np.all(self.bin_exact[~np.isnan(self.bin_max)]))
 
     def regroup(self, keys: pl.DataFrame, codes: np.ndarray) -> BinaryStats:
         """Sum groups that share a code: used for single attributes and the overall row."""
@@ -136,19 +142,20 @@ def _validation_pass(
     schema = frame.collect_schema()
     exprs = [nw.len().alias("__rows")]
     for i, col in enumerate(checked):
-        missing = nw.col(col).is_null()
+        # null_count reads arrow metadata; NaN needs a scan (pandas counts NaN as null)
+        exprs.append(nw.col(col).null_count().alias(f"__miss{i}"))
         if schema[col].is_float():
-            missing = missing | nw.col(col).is_nan()
-        exprs.append(missing.cast(nw.Int64).sum().alias(f"__miss{i}"))
+            nan = nw.col(col).is_nan() & ~nw.col(col).is_null()
+            exprs.append(nan.cast(nw.Int64).sum().alias(f"__nan{i}"))
     if score is not None:
         exprs += [nw.col(score).min().alias("__smin"), nw.col(score).max().alias("__smax")]
     if weight is not None:
         exprs.append(nw.col(weight).min().alias("__wmin"))
-    row = _collect(frame.select(*exprs)).row(0, named=True)
+    row = _collect(_lazy(frame).select(*exprs)).row(0, named=True)
     if row["__rows"] == 0:
         raise EvenhandError("The data has no rows. Pass a non-empty table.")
     for i, (col, role) in enumerate(checked.items()):
-        count = row[f"__miss{i}"]
+        count = int(row[f"__miss{i}"] or 0) + int(row.get(f"__nan{i}") or 0)
         if count:
             raise EvenhandError(_missing_message(col, role, count, row["__rows"]))
     if weight is not None and row["__wmin"] < 0:
@@ -264,7 +271,6 @@ def aggregate_binary(
         aggs += [
             nw.col("__ws").sum(),
             nw.col("__ws2").sum(),
-            nw.col("__s").min().alias("__smin"),
             nw.col("__s").max().alias("__smax"),
         ]
     grouped = _lazy(frame).with_columns(*cols).group_by(*sensitive, _KEY, drop_null_keys=False)
@@ -330,32 +336,34 @@ def _to_arrays(
             _check_binary_keys(values, col, role)
     keys, codes = group_codes(table, sensitive)
     shape = (len(keys), 2, 2, n_b)
+    flat = np.ravel_multi_index((codes, yt, yp, bin_), shape)
+    size = int(np.prod(shape))
 
-    def dense(column: str, dtype: type = float) -> np.ndarray:
-        out = np.zeros(shape, dtype=dtype)
-        np.add.at(out, (codes, yt, yp, bin_), table.get_column(column).to_numpy())
-        return out
+    def dense(column: str) -> np.ndarray:
+        values = table.get_column(column).to_numpy()
+        return np.bincount(flat, weights=values, minlength=size).reshape(shape)
 
-    stats = BinaryStats(
-        keys=keys, weight=dense(_W), rows=dense("__n", np.int64), weight_sq=dense("__w2")
-    )
+    stats = BinaryStats(keys=keys, weight=dense(_W),
+                        rows=dense("__n").round().astype(np.int64), weight_sq=dense("__w2"))
     if edges is None:
         return stats
-    low = np.full(n_b, np.inf)
+    bin_max, bin_exact = _bin_values(table, bin_, n_b)
+    return replace(stats, score_sum=dense("__ws"), score_sq=dense("__ws2"), bin_max=bin_max,
+                   bin_exact=bin_exact, edges=edges)
+
+
+def _bin_values(table: pl.DataFrame, bin_: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Largest score of each bin and whether the bin holds a single distinct score."""
+    top = table.get_column("__smax").to_numpy()
+    w, ws = table.get_column(_W).to_numpy(), table.get_column("__ws").to_numpy()
+    tied = np.abs(w * top - ws) <= 1e-9 * np.abs(w * top) + 1e-300
     high = np.full(n_b, -np.inf)
-    np.minimum.at(low, bin_, table.get_column("__smin").to_numpy())
-    np.maximum.at(high, bin_, table.get_column("__smax").to_numpy())
-    empty = np.isinf(low)
-    low[empty] = np.nan
-    high[empty] = np.nan
-    return replace(
-        stats,
-        score_sum=dense("__ws"),
-        score_sq=dense("__ws2"),
-        bin_low=low,
-        bin_high=high,
-        edges=edges,
-    )
+    np.maximum.at(high, bin_, top)
+    # a bin is exact when every cell in it is tied and at the bin's largest score
+    agree = tied & (top == high[bin_])
+    exact = np.bincount(bin_, weights=~agree, minlength=n_b) == 0
+    high[np.isinf(high)] = np.nan
+    return high, exact
 
 
 def aggregate_regression(

@@ -121,12 +121,12 @@ def grouped_histogram(
 
 def _discrete_values(stats: BinaryStats) -> np.ndarray | None:
     """Score of each filled bin when bins are exact and few (``nan`` for empty bins)."""
-    if stats.bin_low is None or not stats.exact_bins:
+    if stats.bin_max is None or not stats.exact_bins:
         return None
-    filled = ~np.isnan(stats.bin_low)
+    filled = ~np.isnan(stats.bin_max)
     if filled.sum() > MAX_DISCRETE:
         return None
-    return stats.bin_low.copy()
+    return stats.bin_max.copy()
 
 
 def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
