@@ -208,63 +208,96 @@ def _key_dict(level: Level, g: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- summary
 
 
-def _pairwise(level: Level, m: int, alpha: float) -> tuple[np.ndarray, ...]:
-    """Simultaneous intervals of every ordered pair's difference and ratio at level 1−alpha."""
-    keep = np.flatnonzero(np.isfinite(level.value[m]))
-    k = len(keep)
-    shape = (k, k)
-    dl, dh, rl, rh = (np.full(shape, np.nan) for _ in range(4))
-    n_pairs = k * (k - 1) // 2
-    if n_pairs == 0:
-        return dl, dh, rl, rh
-    if level.methods[m] == "wilson":
-        z = normal_quantile(1 - alpha / n_pairs)
-        x, n = level.num[m, keep], level.den[m, keep]
-        i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-        dl, dh = newcombe(x[i], n[i], x[j], n[j], z)
-        rl, rh = katz(x[i], n[i], x[j], n[j], z)
-        return dl, dh, rl, rh
-    if level.boot is None:
-        return dl, dh, rl, rh
-    boot = level.boot[:, m, keep]
-    v = level.value[m, keep]
+class _PairBands:
+    """Simultaneous intervals of every pairwise difference and ratio within one grouping.
+
+    Analytic (``wilson`` rows): Newcombe and Katz intervals at a Bonferroni-corrected level.
+    Bootstrap: a max-|t| band ``point ± c·se`` over all pairs, with ``c`` the ``1 − alpha``
+    quantile of ``max_pairs |t*|``; the per-pair standard errors and the ``max |t*|`` draws
+    depend only on the metric, so they are computed once and reused for every ``alpha``.
+    Pairs ``i < j`` suffice: the band of ``m_j − m_i`` is the mirror of that of ``m_i − m_j``.
+    """
+
+    def __init__(self, level: Level) -> None:
+        self.level = level
+        self._cache: dict[int, tuple] = {}
+
+    def spread(self, m: int, alpha: float) -> dict[str, float]:
+        """Between-groups difference and ratio of metric row ``m`` with their intervals."""
+        values = self.level.value[m][np.isfinite(self.level.value[m])]
+        if values.size < 2:
+            nan = float("nan")
+            return {"diff": nan, "ratio": nan, "dl": nan, "dh": nan, "rl": nan, "rh": nan}
+        dl, dh, rl, rh = spread_interval_from_pairs(*self._pairs(m, alpha))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = values.min() / values.max() if values.max() != 0 else np.nan
+        return {"diff": float(values.max() - values.min()), "ratio": float(ratio),
+                "dl": dl, "dh": dh, "rl": rl, "rh": rh}
+
+    def _pairs(self, m: int, alpha: float) -> tuple[np.ndarray, ...]:
+        """``[k, k]`` interval bounds of every ordered pair of groups with a finite value."""
+        level = self.level
+        keep = np.flatnonzero(np.isfinite(level.value[m]))
+        k = len(keep)
+        i, j = np.triu_indices(k, 1)
+        if level.methods[m] == "wilson":
+            z = normal_quantile(1 - alpha / i.size)
+            x, n = level.num[m, keep], level.den[m, keep]
+            dl, dh = newcombe(x[i], n[i], x[j], n[j], z)
+            rl, rh = katz(x[i], n[i], x[j], n[j], z)
+        elif level.boot is None:
+            dl = dh = rl = rh = np.full(i.size, np.nan)
+        else:
+            if m not in self._cache:
+                self._cache[m] = self._bootstrap_pairs(m, keep, i, j)
+            (d, d_se, d_max), (r, r_se, r_max) = self._cache[m]
+            with np.errstate(invalid="ignore"):
+                cd, cr = _band_width(d_max, alpha), _band_width(r_max, alpha)
+                dl, dh = d - cd * d_se, d + cd * d_se
+                rl, rh = np.exp(r - cr * r_se), np.exp(r + cr * r_se)
+        return (_mirror(k, i, j, dl, -dh), _mirror(k, i, j, dh, -dl),
+                _mirror(k, i, j, rl, 1 / rh), _mirror(k, i, j, rh, 1 / rl))
+
+    def _bootstrap_pairs(self, m, keep, i, j) -> tuple[tuple, tuple]:
+        boot = self.level.boot[:, m, keep]
+        value = self.level.value[m, keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_boot, log_value = np.log(boot), np.log(value)
+            return (_max_t(boot[:, i] - boot[:, j], value[i] - value[j]),
+                    _max_t(log_boot[:, i] - log_boot[:, j], log_value[i] - log_value[j]))
+
+
+def _mirror(k: int, i: np.ndarray, j: np.ndarray, upper: np.ndarray,
+            lower: np.ndarray) -> np.ndarray:
+    """Fill a ``[k, k]`` matrix: ``upper`` at ``(i, j)``, ``lower`` at ``(j, i)``, nan elsewhere."""
+    out = np.full((k, k), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        dl, dh = _max_t_band(boot[:, :, None] - boot[:, None, :], v[:, None] - v[None, :], alpha)
-        log_boot = np.log(boot)
-        ll, lh = _max_t_band(log_boot[:, :, None] - log_boot[:, None, :],
-                             np.log(v)[:, None] - np.log(v)[None, :], alpha)
-    return dl, dh, np.exp(ll), np.exp(lh)
+        out[i, j], out[j, i] = upper, lower
+    return out
 
 
-def _max_t_band(reps: np.ndarray, point: np.ndarray, alpha: float):
-    """Simultaneous band ``point ± c·se`` with ``c`` the 1−alpha quantile of max |t*|."""
+def _max_t(reps: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pair bootstrap standard errors and the draws of ``max_pairs |t*|``.
+
+    Pairs without a finite estimate, a positive standard error or two finite replicates get
+    no band (their bounds are the point estimate); the draws are the finite maxima.
+    """
     finite = np.isfinite(reps)
     count = finite.sum(axis=0)
     safe = np.where(finite, reps, 0.0)
     mean = safe.sum(axis=0) / np.maximum(count, 1)
     se = np.sqrt((np.where(finite, reps - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1))
-    off = ~np.eye(point.shape[0], dtype=bool) & (se > 0) & np.isfinite(point) & (count > 1)
-    if not off.any():
-        return point.copy(), point.copy()
-    t = np.where(finite[:, off], np.abs(reps[:, off] - point[off]) / se[off], -np.inf)
+    used = (se > 0) & np.isfinite(point) & (count > 1)
+    if not used.any():
+        return point, np.zeros_like(point), np.empty(0)
+    t = np.where(finite[:, used], np.abs(reps[:, used] - point[used]) / se[used], -np.inf)
     t_max = t.max(axis=1)
-    t_max = t_max[np.isfinite(t_max)]
-    if t_max.size == 0:
-        return point.copy(), point.copy()
-    c = float(np.quantile(t_max, 1 - alpha))
-    return point - c * se, point + c * se
+    return point, np.where(used, se, 0.0), t_max[np.isfinite(t_max)]
 
 
-def _spread(level: Level, m: int, alpha: float) -> dict[str, float]:
-    values = level.value[m][np.isfinite(level.value[m])]
-    if values.size < 2:
-        nan = float("nan")
-        return {"diff": nan, "ratio": nan, "dl": nan, "dh": nan, "rl": nan, "rh": nan}
-    dl, dh, rl, rh = spread_interval_from_pairs(*_pairwise(level, m, alpha))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = values.min() / values.max() if values.max() != 0 else np.nan
-    return {"diff": float(values.max() - values.min()), "ratio": float(ratio),
-                "dl": dl, "dh": dh, "rl": rl, "rh": rh}
+def _band_width(t_max: np.ndarray, alpha: float) -> float:
+    """Return the ``1 − alpha`` quantile of the ``max |t*|`` draws (0 without draws)."""
+    return float(np.quantile(t_max, 1 - alpha)) if t_max.size else 0.0
 
 
 def _homogeneity_p(level: Level, metrics: list[int]) -> float:
@@ -325,14 +358,15 @@ def summary_frame(
     rows = []
     for level in levels:
         keep = level.count >= min_count
-        used = level.subset(keep) if keep.sum() >= 2 else level
+        used = level.subset(keep) if 2 <= keep.sum() < keep.size else level
         excluded = [label for label, k in zip(level.labels(), keep, strict=True) if not k]
         if used is level:
             excluded = []
+        bands = _PairBands(used)
         for d in DEFINITIONS:
             if not all(name in level.names for name in d.metrics):
                 continue
-            row = _summary_row(used, d, ci, _tolerance(d, tolerance))
+            row = _summary_row(bands, d, ci, _tolerance(d, tolerance))
             rows.append({**row, "excluded_groups": ", ".join(excluded)})
     return pl.DataFrame(rows, infer_schema_length=None)
 
@@ -345,10 +379,11 @@ def _tolerance(d: Definition, tolerance: float | Mapping[str, float] | None) -> 
     return float(tolerance) if d.kind == "difference" else d.tolerance
 
 
-def _summary_row(level: Level, d: Definition, ci: float, tol: float) -> dict[str, Any]:
+def _summary_row(bands: _PairBands, d: Definition, ci: float, tol: float) -> dict[str, Any]:
+    level = bands.level
     metrics = [level.index(n) for n in d.metrics]
     alpha = (1 - ci) / len(metrics)
-    spreads = [_spread(level, m, alpha) for m in metrics]
+    spreads = [bands.spread(m, alpha) for m in metrics]
     pick = max if d.kind == "difference" else min
     diff = max(s["diff"] for s in spreads)
     ratio = min(s["ratio"] for s in spreads)

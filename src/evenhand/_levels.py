@@ -94,36 +94,6 @@ def onehot_matrix(codes: np.ndarray, size: int) -> np.ndarray:
     return onehot
 
 
-def _fold(a: np.ndarray | None, codes: np.ndarray, size: int, axis: int) -> np.ndarray | None:
-    """Sum slices along ``axis`` that share a code."""
-    if a is None:
-        return None
-    if size == codes.size and np.array_equal(codes, np.arange(size)):
-        return a
-    onehot = onehot_matrix(codes, size)
-    moved = np.moveaxis(a, axis, 0)
-    return np.moveaxis(np.tensordot(onehot, moved, axes=1), 0, axis)
-
-
-def _fold_groups(a: np.ndarray | None, codes: np.ndarray, size: int) -> np.ndarray | None:
-    """Sum groups (axis -4 of a ``[..., group, y, ŷ, bin]`` array) sharing a code, by matmul."""
-    if a is None or (size == codes.size and np.array_equal(codes, np.arange(size))):
-        return a
-    onehot = onehot_matrix(codes, size)
-    flat = a.reshape(*a.shape[:-4], codes.size, -1)
-    return (onehot @ flat).reshape(*a.shape[:-4], size, *a.shape[-3:])
-
-
-def _fold_table(t: Table, codes: np.ndarray, size: int) -> Table:
-    return Table(
-        weight=_fold_groups(t.weight, codes, size),
-        score_sum=_fold_groups(t.score_sum, codes, size),
-        score_sq=_fold_groups(t.score_sq, codes, size),
-        calib=t.calib,
-        probability=t.probability,
-    )
-
-
 def _percentile(boot: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval along axis 0, ignoring non-finite replicates.
 
@@ -170,66 +140,63 @@ def binary_levels(
     min_group_size: int,
     favorable: str,
 ) -> tuple[list[Level], Level]:
-    """Estimates for each grouping in ``specs`` and for the overall population."""
-    n_bins = stats.weight.shape[-1]
-    # empty histogram bins change no metric: drop them so every fold below is small
-    filled = stats.rows.sum(axis=(0, 1, 2)) > 0
+    """Estimates for each grouping in ``specs`` and for the overall population.
 
-    def compress(a: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None else a[..., filled]
-
-    fine = Table(
-        weight=compress(stats.weight),
-        score_sum=compress(stats.score_sum),
-        score_sq=compress(stats.score_sq),
-        calib=calibration_index(n_bins)[filled],
-        probability=stats.edges is not None and stats.edges[0] == 0 and stats.edges[-1] == 1,
-    )
-    merged, reps = draw_replicates(stats, n_boot, rng) if n_boot > 0 else (None, None)
+    Every grouping is a sum of the finest groups, so all of them are stacked into one table
+    (``onehot @ groups``) and each metric is computed once, for every group of every
+    grouping and every bootstrap replicate together.
+    """
+    blocks = [(attrs, *level_codes(stats.keys, attrs)) for attrs in [*specs, ()]]
+    onehot = np.vstack([onehot_matrix(codes, max(len(keys), 1)) for _, keys, codes in blocks])
+    pool = np.zeros(onehot.shape[0], dtype=bool)
+    pool[-1] = True  # the overall row: calibration_gap's pooled population
     metrics = [BINARY_METRICS[n] for n in names]
-    z = normal_quantile(ci)
-    out = []
-    for attrs in [*specs, ()]:
-        keys, codes = level_codes(stats.keys, attrs)
-        size = max(len(keys), 1)
-        folded = [_fold_table(t, codes, size) if t is not None else None
-                  for t in (fine, merged, reps)]
-        count = _fold(stats.rows.sum(axis=(1, 2, 3)), codes, size, 0)
-        cells_sq = _fold(stats.weight_sq.sum(axis=-1), codes, size, 0)
-        out.append(_binary_level(
-            attrs, keys, count, folded, cells_sq, metrics, z, ci, ci_method, min_group_size,
-            favorable, not stats.exact_bins,
+    fine = _fine_table(stats).fold(onehot, pool)
+    value = np.array([m.compute(fine) for m in metrics])
+    boot = None
+    if n_boot > 0:
+        merged, reps = draw_replicates(stats, n_boot, rng)
+        merged, reps = merged.fold(onehot, pool), reps.fold(onehot, pool)
+        shift = np.array([m.compute(reps) - m.compute(merged) for m in metrics])
+        boot = value[None] + np.moveaxis(shift, 0, 1)
+    count = onehot @ stats.rows.sum(axis=(1, 2, 3))
+    cells_sq = (onehot @ stats.weight_sq.sum(axis=-1).reshape(onehot.shape[1], 4)).reshape(-1, 2, 2)
+    num = np.full_like(value, np.nan)
+    den = np.full_like(value, np.nan)
+    for i, m in enumerate(metrics):
+        if m.rate is not None:
+            num[i], den[i] = rate_counts(m, fine.cells, cells_sq)
+    out, start = [], 0
+    for attrs, keys, _ in blocks:
+        cut = slice(start, start + max(len(keys), 1))
+        start = cut.stop
+        out.append(finish_level(
+            attrs, keys, count[cut], list(names), value[:, cut],
+            None if boot is None else boot[..., cut], num[:, cut], den[:, cut],
+            ci=ci, ci_method=ci_method, min_group_size=min_group_size,
+            higher_is_better=[_direction(m, favorable) for m in metrics],
+            probability=fine.probability, binned=not stats.exact_bins,
         ))
     return out[:-1], out[-1]
+
+
+def _fine_table(stats: BinaryStats) -> Table:
+    """Full-resolution table of the finest groups, empty histogram bins dropped."""
+    if not stats.has_score:
+        return Table(stats.weight.sum(axis=-1))
+    n_bins = stats.weight.shape[-1]
+    filled = stats.rows.sum(axis=(0, 1, 2)) > 0
+    return Table.from_joint(
+        stats.weight[..., filled], stats.score_sum[..., filled], stats.score_sq[..., filled],
+        calib=calibration_index(n_bins)[filled],
+        probability=stats.edges[0] == 0 and stats.edges[-1] == 1,
+    )
 
 
 def _direction(metric: Metric, favorable: str) -> bool | None:
     if metric.name in ("selection_rate", "base_rate"):
         return favorable == "positive"
     return metric.higher_is_better
-
-
-def _binary_level(
-    attrs, keys, count, tables, cells_sq, metrics, z, ci, ci_method, min_group_size, favorable,
-    binned,
-) -> Level:
-    fine, merged, reps = tables
-    value = np.array([m.compute(fine) for m in metrics])
-    boot = None
-    if reps is not None:
-        shift = np.array([m.compute(reps) - m.compute(merged) for m in metrics])
-        boot = value[None] + np.moveaxis(shift, 0, 1)
-    num = np.full_like(value, np.nan)
-    den = np.full_like(value, np.nan)
-    for i, m in enumerate(metrics):
-        if m.rate is not None:
-            num[i], den[i] = rate_counts(m, fine.cells, cells_sq)
-    return finish_level(
-        attrs, keys, count, [m.name for m in metrics], value, boot, num, den,
-        ci=ci, ci_method=ci_method, min_group_size=min_group_size,
-        higher_is_better=[_direction(m, favorable) for m in metrics],
-        probability=fine.probability, binned=binned,
-    )
 
 
 def finish_level(

@@ -45,8 +45,9 @@ never 0 and never an exception.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -59,42 +60,71 @@ CALIBRATION_BINS = 10
 class Table:
     """Weighted counts (and score sums) of a binary task; leading axes are free.
 
-    ``weight`` is ``[..., group, y_true, y_pred, bin]``; ``score_sum`` and ``score_sq`` have
-    the same shape (or are ``None``). ``calib`` maps each bin to its calibration bin and
-    ``probability`` says whether scores lie in [0, 1].
+    ``cells`` are the weighted confusion counts ``[..., group, y_true, y_pred]``. With a
+    score, ``hist`` holds weighted counts per label and score bin ``[..., group, y_true, bin]``
+    and ``hist_score`` / ``hist_score_sq`` the weighted sums of scores and squared scores of
+    the same cells; ``calib`` maps each bin to its calibration bin and ``probability`` says
+    whether scores lie in [0, 1]. Rate metrics read ``cells`` only and score metrics read the
+    histograms only, so a bootstrap may draw the two consistently per label without drawing
+    their joint table. ``pool`` marks the groups that together form the pooled population
+    (the reference of ``calibration_gap``); ``None`` means all groups.
     """
 
-    weight: np.ndarray
-    score_sum: np.ndarray | None = None
-    score_sq: np.ndarray | None = None
+    cells: np.ndarray
+    hist: np.ndarray | None = None
+    hist_score: np.ndarray | None = None
+    hist_score_sq: np.ndarray | None = None
     calib: np.ndarray | None = None
     probability: bool = False
+    pool: np.ndarray | None = None
 
-    @cached_property
-    def cells(self) -> np.ndarray:
-        """Weighted confusion counts ``[..., group, y_true, y_pred]``."""
-        return self.weight.sum(axis=-1)
+    @classmethod
+    def from_joint(
+        cls,
+        weight: np.ndarray,
+        score_sum: np.ndarray | None = None,
+        score_sq: np.ndarray | None = None,
+        **options: Any,
+    ) -> Table:
+        """Build from joint arrays ``[..., group, y_true, y_pred, bin]``."""
+        def by_label(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a.sum(axis=-2)
 
-    @cached_property
+        has_score = score_sum is not None
+        return cls(weight.sum(axis=-1), by_label(weight) if has_score else None,
+                   by_label(score_sum), by_label(score_sq), **options)
+
+    def fold(self, onehot: np.ndarray, pool: np.ndarray | None = None) -> Table:
+        """Sum groups into ``onehot @ groups`` (``onehot`` is ``[new_group, group]``)."""
+        def fold(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            flat = a.reshape(*a.shape[:-3], a.shape[-3], -1)
+            return (onehot @ flat).reshape(*a.shape[:-3], onehot.shape[0], *a.shape[-2:])
+
+        return replace(self, cells=fold(self.cells), hist=fold(self.hist),
+                       hist_score=fold(self.hist_score),
+                       hist_score_sq=fold(self.hist_score_sq), pool=pool)
+
+    @property
     def by_label(self) -> np.ndarray:
-        """Weighted counts ``[..., group, y_true, bin]`` (decisions summed out)."""
-        return self.weight.sum(axis=-2)
+        """Weighted counts ``[..., group, y_true, bin]``."""
+        return self.hist
 
     @cached_property
     def label_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per label: weight, score sum and squared-score sum ``[..., group, y_true]``."""
-        return (self.cells.sum(axis=-1), self.score_sum.sum(axis=(-1, -2)),
-                self.score_sq.sum(axis=(-1, -2)))
+        return (self.hist.sum(axis=-1), self.hist_score.sum(axis=-1),
+                self.hist_score_sq.sum(axis=-1))
 
     @cached_property
     def calibration(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per calibration bin: weighted count, positives and score sum ``[..., group, m]``."""
         onehot = np.zeros((self.calib.size, CALIBRATION_BINS))
         onehot[np.arange(self.calib.size), self.calib] = 1.0
-        by_label = self.by_label
-        n = by_label.sum(axis=-2) @ onehot
-        pos = by_label[..., 1, :] @ onehot
-        s = self.score_sum.sum(axis=(-2, -3)) @ onehot  # [..., group, bin] before folding
+        n = self.hist.sum(axis=-2) @ onehot
+        pos = self.hist[..., 1, :] @ onehot
+        s = self.hist_score.sum(axis=-2) @ onehot
         return n, pos, s
 
 
@@ -172,7 +202,9 @@ def _ece(t: Table) -> np.ndarray:
 
 def _calibration_gap(t: Table) -> np.ndarray:
     n, pos, _ = t.calibration
-    pooled = _div(pos.sum(axis=-2, keepdims=True), n.sum(axis=-2, keepdims=True))
+    pool = slice(None) if t.pool is None else t.pool
+    pooled = _div(pos[..., pool, :].sum(axis=-2, keepdims=True),
+                  n[..., pool, :].sum(axis=-2, keepdims=True))
     rate = _div(pos, n)
     gap = np.where(n > 0, n * np.abs(rate - pooled), 0.0).sum(axis=-1)
     return _div(gap, n.sum(axis=-1))

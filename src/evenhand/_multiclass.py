@@ -50,13 +50,13 @@ def _confusion(frame, sensitive, y_true, y_pred, weight, dropna) -> tuple[pl.Dat
 
 
 def _one_vs_rest(conf: np.ndarray, c: int) -> Table:
-    """Binary table ``[..., group, y, ŷ, 1]`` of class ``c`` against the rest."""
+    """Binary table ``[..., group, y, ŷ]`` of class ``c`` against the rest."""
     tp = conf[..., c, c]
     fn = conf[..., c, :].sum(axis=-1) - tp
     fp = conf[..., :, c].sum(axis=-1) - tp
     tn = conf.sum(axis=(-1, -2)) - tp - fn - fp
     cells = np.stack([np.stack([tn, fp], axis=-1), np.stack([fn, tp], axis=-1)], axis=-2)
-    return Table(weight=cells[..., None])
+    return Table(cells)
 
 
 def _values(conf: np.ndarray, n_classes: int) -> np.ndarray:

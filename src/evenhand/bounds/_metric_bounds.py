@@ -91,8 +91,8 @@ def metric_intervals(
     base = _counts(codes, n_groups, labels, pred, ~free)
     u1 = np.bincount(codes[free & (labels == 1)], minlength=n_groups).astype(float)
     u0 = np.bincount(codes[free & (labels == 0)], minlength=n_groups).astype(float)
-    now = Table(_counts(codes, n_groups, labels, pred, np.ones_like(free))[..., None])
-    vertices = Table(_vertex_cells(base, u1, u0)[..., None])
+    now = Table(_counts(codes, n_groups, labels, pred, np.ones_like(free)))
+    vertices = Table(_vertex_cells(base, u1, u0))
     names = LABEL_METRICS if y is not None else ("selection_rate",)
     out = {}
     for name in names:
