@@ -25,10 +25,11 @@ import numpy as np
 import polars as pl
 
 import evenhand
+from evenhand._stats import DEFAULT_BINS
 
 RACES = np.array(["African-American", "Caucasian", "Hispanic", "Asian", "Other"])
 SEXES = np.array(["Female", "Male"])
-BINS = 4000
+BINS = DEFAULT_BINS  # the lower bounds build the same histograms as evenhand
 
 
 def measure(fn: Callable[[], object], repeat: int = 1) -> tuple[float, float]:

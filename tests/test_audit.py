@@ -302,7 +302,12 @@ def test_bootstrap_is_seeded_and_contains_estimates():
                   ci_method="bootstrap", n_boot=300)
     a = evenhand.audit(df, seed=42, **kwargs).metrics
     b = evenhand.audit(df, seed=42, **kwargs).metrics
-    assert a.equals(b)
+    c = evenhand.audit(df, seed=43, **kwargs).metrics
+    # the engine's parallel float sums may differ in the last bit between runs; the draws
+    # themselves are identical for one seed (a different seed moves the intervals)
+    for col in ("value", "ci_low", "ci_high"):
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-12, atol=1e-15)
+    assert not np.allclose(a["ci_low"].fill_nan(0), c["ci_low"].fill_nan(0), rtol=1e-6)
     finite = a.filter(pl.col("ci_low").is_not_nan() & pl.col("value").is_not_nan())
     assert (finite["ci_low"] <= finite["value"] + 1e-12).all()
     assert (finite["value"] <= finite["ci_high"] + 1e-12).all()

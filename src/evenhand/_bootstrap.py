@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evenhand._metrics import CALIBRATION_BINS, Table
+from evenhand._metrics import CALIBRATION_BINS, Table, bin_matmul, calibration_onehot
 from evenhand._stats import BinaryStats
 
 __all__ = [
@@ -76,14 +76,15 @@ def _merge_bins(a: np.ndarray, mapping: np.ndarray, size: int) -> np.ndarray:
     """Sum the last axis of ``a`` into ``size`` merged bins."""
     onehot = np.zeros((mapping.size, size))
     onehot[np.arange(mapping.size), mapping] = 1.0
-    return a @ onehot
+    return bin_matmul(a, onehot)
 
 
-def merged_table(stats: BinaryStats) -> tuple[Table, np.ndarray, np.ndarray]:
+def merged_table(stats: BinaryStats) -> tuple[Table, ...]:
     """Merge histogram bins for resampling.
 
-    Returns the merged :class:`Table` and, per label and merged bin, the row counts and the
-    squared-weight sums ``[group, y, bin]`` that the draws start from.
+    Returns the merged :class:`Table` and, per label and merged bin ``[group, y, bin]``, the
+    weighted counts, score sums, squared-score sums, row counts and squared-weight sums that
+    the draws start from.
     """
     n_bins = stats.weight.shape[-1]
     calib = calibration_index(n_bins)
@@ -91,16 +92,17 @@ def merged_table(stats: BinaryStats) -> tuple[Table, np.ndarray, np.ndarray]:
     size = int(mapping.max()) + 1
     merged_calib = np.zeros(size, dtype=np.int64)
     merged_calib[mapping] = calib
-    table = Table.from_joint(
-        _merge_bins(stats.weight, mapping, size),
-        _merge_bins(stats.score_sum, mapping, size),
-        _merge_bins(stats.score_sq, mapping, size),
-        calib=merged_calib,
-        probability=_is_probability(stats),
-    )
-    rows = _merge_bins(stats.rows.sum(axis=2).astype(float), mapping, size)
-    weight_sq = _merge_bins(stats.weight_sq.sum(axis=2), mapping, size)
-    return table, rows, weight_sq
+
+    def merge(a: np.ndarray) -> np.ndarray:
+        return _merge_bins(a.sum(axis=2), mapping, size)
+
+    weight, score, score_sq = merge(stats.weight), merge(stats.score_sum), merge(stats.score_sq)
+    onehot = calibration_onehot(merged_calib)
+    table = Table(stats.weight.sum(axis=-1), weight, score.sum(axis=-1), score_sq.sum(axis=-1),
+                  bin_matmul(score.sum(axis=-2), onehot), calib=merged_calib,
+                  probability=_is_probability(stats))
+    return (table, weight, score, score_sq, merge(stats.rows.astype(float)),
+            merge(stats.weight_sq))
 
 
 def _is_probability(stats: BinaryStats) -> bool:
@@ -158,7 +160,8 @@ def draw_replicates(
     """Draw ``n_boot`` bootstrap replicates of the (merged) count table.
 
     Returns ``(merged, replicates)``: the merged unresampled table (for recentring) and a
-    table whose arrays have a leading replicate axis of length ``n_boot``.
+    table whose arrays have a leading replicate axis of length ``n_boot``. A resampled
+    cell's score sums are its drawn count times the cell's mean score (and squared score).
     """
     cells = stats.weight.sum(axis=-1)
     rows = stats.rows.sum(axis=-1)
@@ -166,21 +169,23 @@ def draw_replicates(
     cell_draws = draw_cells(rows, cells, cells_sq, n_boot, rng, weighted=stats.weighted)
     if not stats.has_score:
         return Table(cells), Table(cell_draws)
-    merged, hist_rows, hist_sq = merged_table(stats)
+    merged, weight, score, score_sq, rows, weight_sq = merged_table(stats)
     if stats.weighted:
-        hist = _gamma(merged.hist, hist_sq, n_boot, rng)
-        per_unit = merged.hist
+        hist = _gamma(weight, weight_sq, n_boot, rng)
+        per_unit = weight
     else:
-        hist = np.stack([_multinomial(hist_rows[:, y], cell_draws[:, :, y].sum(axis=-1), rng)
+        hist = np.stack([_multinomial(rows[:, y], cell_draws[:, :, y].sum(axis=-1), rng)
                          for y in (0, 1)], axis=2)
-        per_unit = hist_rows
+        per_unit = rows
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(per_unit > 0, 1.0 / per_unit, 0.0)
+        mean, mean_sq = (np.where(per_unit > 0, a / per_unit, 0.0) for a in (score, score_sq))
+    scores = np.einsum("rgyb,gyb->rgb", hist, mean)
     replicates = Table(
         cell_draws,
         hist,
-        hist * (merged.hist_score * scale),
-        hist * (merged.hist_score_sq * scale),
+        np.einsum("rgyb,gyb->rgy", hist, mean),
+        np.einsum("rgyb,gyb->rgy", hist, mean_sq),
+        bin_matmul(scores, calibration_onehot(merged.calib)),
         calib=merged.calib,
         probability=merged.probability,
     )

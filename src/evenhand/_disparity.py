@@ -220,10 +220,16 @@ class _PairBands:
 
     def __init__(self, level: Level) -> None:
         self.level = level
-        self._cache: dict[int, tuple] = {}
+        self._draws: dict[int, tuple] = {}
+        self._spreads: dict[tuple[int, float], dict[str, float]] = {}
 
     def spread(self, m: int, alpha: float) -> dict[str, float]:
         """Between-groups difference and ratio of metric row ``m`` with their intervals."""
+        if (m, alpha) not in self._spreads:
+            self._spreads[m, alpha] = self._spread(m, alpha)
+        return self._spreads[m, alpha]
+
+    def _spread(self, m: int, alpha: float) -> dict[str, float]:
         values = self.level.value[m][np.isfinite(self.level.value[m])]
         if values.size < 2:
             nan = float("nan")
@@ -235,28 +241,22 @@ class _PairBands:
                 "dl": dl, "dh": dh, "rl": rl, "rh": rh}
 
     def _pairs(self, m: int, alpha: float) -> tuple[np.ndarray, ...]:
-        """``[k, k]`` interval bounds of every ordered pair of groups with a finite value."""
+        """Interval bounds of every pair ``i < j`` of groups with a finite value."""
         level = self.level
         keep = np.flatnonzero(np.isfinite(level.value[m]))
-        k = len(keep)
-        i, j = np.triu_indices(k, 1)
+        i, j = np.triu_indices(len(keep), 1)
         if level.methods[m] == "wilson":
             z = normal_quantile(1 - alpha / i.size)
             x, n = level.num[m, keep], level.den[m, keep]
-            dl, dh = newcombe(x[i], n[i], x[j], n[j], z)
-            rl, rh = katz(x[i], n[i], x[j], n[j], z)
-        elif level.boot is None:
-            dl = dh = rl = rh = np.full(i.size, np.nan)
-        else:
-            if m not in self._cache:
-                self._cache[m] = self._bootstrap_pairs(m, keep, i, j)
-            (d, d_se, d_max), (r, r_se, r_max) = self._cache[m]
-            with np.errstate(invalid="ignore"):
-                cd, cr = _band_width(d_max, alpha), _band_width(r_max, alpha)
-                dl, dh = d - cd * d_se, d + cd * d_se
-                rl, rh = np.exp(r - cr * r_se), np.exp(r + cr * r_se)
-        return (_mirror(k, i, j, dl, -dh), _mirror(k, i, j, dh, -dl),
-                _mirror(k, i, j, rl, 1 / rh), _mirror(k, i, j, rh, 1 / rl))
+            return (*newcombe(x[i], n[i], x[j], n[j], z), *katz(x[i], n[i], x[j], n[j], z))
+        if level.boot is None:
+            return (np.full(i.size, np.nan),) * 4
+        if m not in self._draws:
+            self._draws[m] = self._bootstrap_pairs(m, keep, i, j)
+        (d, d_se, d_max), (r, r_se, r_max) = self._draws[m]
+        cd, cr = _upper_quantile(d_max, alpha), _upper_quantile(r_max, alpha)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return d - cd * d_se, d + cd * d_se, np.exp(r - cr * r_se), np.exp(r + cr * r_se)
 
     def _bootstrap_pairs(self, m, keep, i, j) -> tuple[tuple, tuple]:
         boot = self.level.boot[:, m, keep]
@@ -267,37 +267,38 @@ class _PairBands:
                     _max_t(log_boot[:, i] - log_boot[:, j], log_value[i] - log_value[j]))
 
 
-def _mirror(k: int, i: np.ndarray, j: np.ndarray, upper: np.ndarray,
-            lower: np.ndarray) -> np.ndarray:
-    """Fill a ``[k, k]`` matrix: ``upper`` at ``(i, j)``, ``lower`` at ``(j, i)``, nan elsewhere."""
-    out = np.full((k, k), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[i, j], out[j, i] = upper, lower
-    return out
-
-
 def _max_t(reps: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pair bootstrap standard errors and the draws of ``max_pairs |t*|``.
+    """Per-pair bootstrap standard errors and the sorted draws of ``max_pairs |t*|``.
 
     Pairs without a finite estimate, a positive standard error or two finite replicates get
     no band (their bounds are the point estimate); the draws are the finite maxima.
     """
     finite = np.isfinite(reps)
-    count = finite.sum(axis=0)
-    safe = np.where(finite, reps, 0.0)
-    mean = safe.sum(axis=0) / np.maximum(count, 1)
-    se = np.sqrt((np.where(finite, reps - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1))
+    if finite.all():  # the usual case, without masks
+        count = np.full(point.shape, reps.shape[0])
+        se = reps.std(axis=0)
+    else:
+        count = finite.sum(axis=0)
+        mean = np.where(finite, reps, 0.0).sum(axis=0) / np.maximum(count, 1)
+        deviation = np.where(finite, reps - mean, 0.0)
+        se = np.sqrt((deviation**2).sum(axis=0) / np.maximum(count, 1))
     used = (se > 0) & np.isfinite(point) & (count > 1)
     if not used.any():
         return point, np.zeros_like(point), np.empty(0)
-    t = np.where(finite[:, used], np.abs(reps[:, used] - point[used]) / se[used], -np.inf)
-    t_max = t.max(axis=1)
-    return point, np.where(used, se, 0.0), t_max[np.isfinite(t_max)]
+    with np.errstate(invalid="ignore"):
+        t = np.abs(reps[:, used] - point[used]) / se[used]
+    t_max = np.where(finite[:, used], t, -np.inf).max(axis=1)
+    return point, np.where(used, se, 0.0), np.sort(t_max[np.isfinite(t_max)])
 
 
-def _band_width(t_max: np.ndarray, alpha: float) -> float:
-    """Return the ``1 − alpha`` quantile of the ``max |t*|`` draws (0 without draws)."""
-    return float(np.quantile(t_max, 1 - alpha)) if t_max.size else 0.0
+def _upper_quantile(ordered: np.ndarray, alpha: float) -> float:
+    """Return the ``1 − alpha`` quantile of sorted draws, as ``numpy.quantile`` (0 if none)."""
+    if ordered.size == 0:
+        return 0.0
+    pos = (1 - alpha) * (ordered.size - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, ordered.size - 1)
+    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
 
 
 def _homogeneity_p(level: Level, metrics: list[int]) -> float:

@@ -100,18 +100,31 @@ def _percentile(boot: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]
     Interpolates linearly, as ``numpy.quantile``; ``nan`` where no replicate is finite.
     """
     alpha = 1 - level
-    data = np.where(np.isfinite(boot), boot, np.nan)
-    ordered = np.sort(data, axis=0)  # nan sorts last
-    k = np.isfinite(ordered).sum(axis=0)
-    out = []
-    for q in (alpha / 2, 1 - alpha / 2):
-        pos = q * np.maximum(k - 1, 0)
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, np.maximum(k - 1, 0))
-        a = np.take_along_axis(ordered, lo[None], axis=0)[0]
-        b = np.take_along_axis(ordered, hi[None], axis=0)[0]
-        out.append(np.where(k > 0, a + (b - a) * (pos - lo), np.nan))
-    return out[0], out[1]
+    qs = (alpha / 2, 1 - alpha / 2)
+    finite = np.isfinite(boot)
+    complete = finite.all(axis=0)
+    low, high = np.full(boot.shape[1:], np.nan), np.full(boot.shape[1:], np.nan)
+    if complete.any():  # every replicate finite: fixed order statistics of one sort
+        n = boot.shape[0]
+        ordered = np.sort(boot if complete.all() else boot[:, complete], axis=0)
+        for out, q in zip((low, high), qs, strict=True):
+            pos = q * (n - 1)
+            lo = int(np.floor(pos))
+            a, b = ordered[lo], ordered[min(lo + 1, n - 1)]
+            out[complete] = (a + (b - a) * (pos - lo)).ravel()
+    if not complete.all():
+        rest = ~complete
+        data = np.where(finite[:, rest], boot[:, rest], np.nan)
+        ordered = np.sort(data, axis=0)  # nan sorts last
+        k = np.isfinite(ordered).sum(axis=0)
+        for out, q in zip((low, high), qs, strict=True):
+            pos = q * np.maximum(k - 1, 0)
+            lo = np.floor(pos).astype(np.int64)
+            hi = np.minimum(lo + 1, np.maximum(k - 1, 0))
+            a = np.take_along_axis(ordered, lo[None], axis=0)[0]
+            b = np.take_along_axis(ordered, hi[None], axis=0)[0]
+            out[rest] = np.where(k > 0, a + (b - a) * (pos - lo), np.nan)
+    return low, high
 
 
 def rate_counts(
@@ -153,12 +166,13 @@ def binary_levels(
     metrics = [BINARY_METRICS[n] for n in names]
     fine = _fine_table(stats).fold(onehot, pool)
     value = np.array([m.compute(fine) for m in metrics])
-    boot = None
+    boot = bounds = None
     if n_boot > 0:
         merged, reps = draw_replicates(stats, n_boot, rng)
         merged, reps = merged.fold(onehot, pool), reps.fold(onehot, pool)
         shift = np.array([m.compute(reps) - m.compute(merged) for m in metrics])
         boot = value[None] + np.moveaxis(shift, 0, 1)
+        bounds = _percentile(boot, ci)
     count = onehot @ stats.rows.sum(axis=(1, 2, 3))
     cells_sq = (onehot @ stats.weight_sq.sum(axis=-1).reshape(onehot.shape[1], 4)).reshape(-1, 2, 2)
     num = np.full_like(value, np.nan)
@@ -176,6 +190,7 @@ def binary_levels(
             ci=ci, ci_method=ci_method, min_group_size=min_group_size,
             higher_is_better=[_direction(m, favorable) for m in metrics],
             probability=fine.probability, binned=not stats.exact_bins,
+            percentiles=None if bounds is None else (bounds[0][:, cut], bounds[1][:, cut]),
         ))
     return out[:-1], out[-1]
 
@@ -216,14 +231,17 @@ def finish_level(
     probability: bool = True,
     binned: bool = False,
     boot_method: str = "bootstrap",
+    percentiles: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Level:
     """Attach intervals and flags to point estimates and replicates.
 
     Rows with finite ``num``/``den`` are rates: Wilson intervals under ``ci_method="wilson"``;
     every other row gets bootstrap percentiles, labelled ``boot_method`` (or none without
-    replicates).
+    replicates); ``percentiles`` passes those percentiles when they were computed already.
     """
-    if boot is not None:
+    if percentiles is not None:  # already computed for a stack of levels
+        low, high = (a.copy() for a in percentiles)
+    elif boot is not None:
         low, high = _percentile(boot, ci)
     else:  # two distinct arrays: the rows are filled in separately below
         low, high = np.full_like(value, np.nan), np.full_like(value, np.nan)

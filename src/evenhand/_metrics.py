@@ -47,13 +47,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 
-__all__ = ["BINARY_METRICS", "CALIBRATION_BINS", "REGRESSION_METRICS", "Metric", "Table"]
+__all__ = [
+    "BINARY_METRICS",
+    "CALIBRATION_BINS",
+    "REGRESSION_METRICS",
+    "Metric",
+    "Table",
+    "bin_matmul",
+    "calibration_onehot",
+]
 
 CALIBRATION_BINS = 10
+
+
+def calibration_onehot(calib: np.ndarray) -> np.ndarray:
+    """``[bin, m]`` matrix mapping each histogram bin to its calibration bin ``m``."""
+    onehot = np.zeros((calib.size, CALIBRATION_BINS))
+    onehot[np.arange(calib.size), calib] = 1.0
+    return onehot
+
+
+def bin_matmul(a: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Multiply the last axis of ``a`` by ``matrix`` as one 2-D product.
+
+    numpy's batched matmul of many small matrices is several times slower.
+    """
+    return (a.reshape(-1, a.shape[-1]) @ matrix).reshape(*a.shape[:-1], matrix.shape[1])
 
 
 @dataclass(frozen=True)
@@ -61,19 +83,21 @@ class Table:
     """Weighted counts (and score sums) of a binary task; leading axes are free.
 
     ``cells`` are the weighted confusion counts ``[..., group, y_true, y_pred]``. With a
-    score, ``hist`` holds weighted counts per label and score bin ``[..., group, y_true, bin]``
-    and ``hist_score`` / ``hist_score_sq`` the weighted sums of scores and squared scores of
-    the same cells; ``calib`` maps each bin to its calibration bin and ``probability`` says
-    whether scores lie in [0, 1]. Rate metrics read ``cells`` only and score metrics read the
-    histograms only, so a bootstrap may draw the two consistently per label without drawing
-    their joint table. ``pool`` marks the groups that together form the pooled population
-    (the reference of ``calibration_gap``); ``None`` means all groups.
+    score, ``hist`` holds weighted counts per label and score bin ``[..., group, y_true, bin]``,
+    ``label_score`` / ``label_score_sq`` the weighted sums of scores and squared scores per
+    label ``[..., group, y_true]`` and ``calib_score`` the weighted score sums per calibration
+    bin ``[..., group, m]``; ``calib`` maps each histogram bin to its calibration bin and
+    ``probability`` says whether scores lie in [0, 1]. Rate metrics read ``cells`` only and
+    score metrics the score arrays only, so a bootstrap may draw the two consistently per
+    label without drawing their joint table. ``pool`` marks the groups that together form the
+    pooled population (the reference of ``calibration_gap``); ``None`` means all groups.
     """
 
     cells: np.ndarray
     hist: np.ndarray | None = None
-    hist_score: np.ndarray | None = None
-    hist_score_sq: np.ndarray | None = None
+    label_score: np.ndarray | None = None
+    label_score_sq: np.ndarray | None = None
+    calib_score: np.ndarray | None = None
     calib: np.ndarray | None = None
     probability: bool = False
     pool: np.ndarray | None = None
@@ -84,27 +108,33 @@ class Table:
         weight: np.ndarray,
         score_sum: np.ndarray | None = None,
         score_sq: np.ndarray | None = None,
-        **options: Any,
+        *,
+        calib: np.ndarray | None = None,
+        probability: bool = False,
     ) -> Table:
         """Build from joint arrays ``[..., group, y_true, y_pred, bin]``."""
-        def by_label(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a.sum(axis=-2)
-
-        has_score = score_sum is not None
-        return cls(weight.sum(axis=-1), by_label(weight) if has_score else None,
-                   by_label(score_sum), by_label(score_sq), **options)
+        if score_sum is None:
+            return cls(weight.sum(axis=-1))
+        return cls(
+            weight.sum(axis=-1), weight.sum(axis=-2), score_sum.sum(axis=(-1, -2)),
+            score_sq.sum(axis=(-1, -2)),
+            bin_matmul(score_sum.sum(axis=(-2, -3)), calibration_onehot(calib)),
+            calib=calib, probability=probability,
+        )
 
     def fold(self, onehot: np.ndarray, pool: np.ndarray | None = None) -> Table:
         """Sum groups into ``onehot @ groups`` (``onehot`` is ``[new_group, group]``)."""
-        def fold(a: np.ndarray | None) -> np.ndarray | None:
+        def fold(a: np.ndarray | None, cell_dims: int) -> np.ndarray | None:
             if a is None:
                 return None
-            flat = a.reshape(*a.shape[:-3], a.shape[-3], -1)
-            return (onehot @ flat).reshape(*a.shape[:-3], onehot.shape[0], *a.shape[-2:])
+            lead, tail = a.shape[:a.ndim - cell_dims - 1], a.shape[a.ndim - cell_dims:]
+            flat = a.reshape(*lead, a.shape[len(lead)], -1)
+            return (onehot @ flat).reshape(*lead, onehot.shape[0], *tail)
 
-        return replace(self, cells=fold(self.cells), hist=fold(self.hist),
-                       hist_score=fold(self.hist_score),
-                       hist_score_sq=fold(self.hist_score_sq), pool=pool)
+        return replace(self, cells=fold(self.cells, 2), hist=fold(self.hist, 2),
+                       label_score=fold(self.label_score, 1),
+                       label_score_sq=fold(self.label_score_sq, 1),
+                       calib_score=fold(self.calib_score, 1), pool=pool)
 
     @property
     def by_label(self) -> np.ndarray:
@@ -114,18 +144,13 @@ class Table:
     @cached_property
     def label_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per label: weight, score sum and squared-score sum ``[..., group, y_true]``."""
-        return (self.hist.sum(axis=-1), self.hist_score.sum(axis=-1),
-                self.hist_score_sq.sum(axis=-1))
+        return self.hist.sum(axis=-1), self.label_score, self.label_score_sq
 
     @cached_property
     def calibration(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per calibration bin: weighted count, positives and score sum ``[..., group, m]``."""
-        onehot = np.zeros((self.calib.size, CALIBRATION_BINS))
-        onehot[np.arange(self.calib.size), self.calib] = 1.0
-        n = self.hist.sum(axis=-2) @ onehot
-        pos = self.hist[..., 1, :] @ onehot
-        s = self.hist_score.sum(axis=-2) @ onehot
-        return n, pos, s
+        by_label = bin_matmul(self.hist, calibration_onehot(self.calib))
+        return by_label.sum(axis=-2), by_label[..., 1, :], self.calib_score
 
 
 def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -173,8 +198,14 @@ def _positives_negatives(t: Table) -> tuple[np.ndarray, np.ndarray]:
 
 def _auc(t: Table) -> np.ndarray:
     pos, neg = _positives_negatives(t)
-    neg_below = np.cumsum(neg, axis=-1) - neg
-    wins = np.sum(pos * (neg_below + 0.5 * neg), axis=-1)
+    # below[..., b]: negatives scoring under bin b plus half of those tied in it. For the few
+    # merged bins of bootstrap replicates one small matrix product beats a strided cumsum.
+    n_bins = pos.shape[-1]
+    if n_bins <= 64:
+        below = bin_matmul(neg, np.tri(n_bins, k=-1).T + 0.5 * np.eye(n_bins))
+    else:
+        below = np.cumsum(neg, axis=-1) - 0.5 * neg
+    wins = np.einsum("...b,...b->...", pos, below)
     return _div(wins, pos.sum(axis=-1) * neg.sum(axis=-1))
 
 

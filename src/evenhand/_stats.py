@@ -31,7 +31,7 @@ from evenhand._frame import group_codes
 
 __all__ = ["BinaryStats", "RegressionStats", "aggregate_binary", "aggregate_regression"]
 
-DEFAULT_BINS = 4000  # divisible by 10 so calibration deciles align with histogram bins
+DEFAULT_BINS = 1000  # divisible by 10 so calibration deciles align with histogram bins
 
 _KEY = "__evenhand_key"
 _W = "__evenhand_w"
