@@ -246,6 +246,27 @@ def test_auc_from_histograms_matches_sklearn_for_continuous_scores():
         assert row["brier"] == pytest.approx(brier, rel=1e-12)
 
 
+@pytest.mark.parametrize(("low", "high"), [(0.30, 0.32), (0.0, 0.02), (0.2, 0.9)])
+def test_histogram_bins_follow_the_score_range(low, high):
+    """Scores confined to a narrow band (a rare-event model) still get ~1,000 bins there,
+    and calibration deciles of [0, 1] stay unions of bins."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(17)
+    n = 20000
+    score = rng.uniform(low, high, n)
+    y = (rng.random(n) < (score - low) / (high - low)).astype(np.int64)
+    df = pl.DataFrame({"score": score, "y": y, "g": rng.integers(0, 2, n)})
+    result = evenhand.audit(df, y_true="y", y_score="score", threshold=(low + high) / 2,
+                            sensitive="g", n_boot=0)
+    assert 1000 <= result.stats.weight.shape[-1] <= 1011
+    overall = dict(zip(result.overall["metric"], result.overall["value"], strict=True))
+    assert overall["auc"] == pytest.approx(roc_auc_score(y, score), abs=2e-5)
+    decile = np.minimum((score * 10).astype(int), 9)
+    ece = sum(abs(y[decile == m].sum() - score[decile == m].sum()) for m in range(10)) / n
+    assert overall["ece"] == pytest.approx(ece, rel=1e-9)
+
+
 def test_ece_matches_definition():
     df = _random_frame(n=5000, seed=7)
     result = evenhand.audit(df, y_true="y", y_score="score", threshold=0.5, sensitive="sex",

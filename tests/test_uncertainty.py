@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import evenhand
 from evenhand._disparity import summary_frame
 from evenhand._levels import binary_levels
 from evenhand._stats import BinaryStats
@@ -139,3 +140,35 @@ def test_percentile_bootstrap_of_spread_fails_where_ours_holds():
         naive_hits += np.quantile(spread, 0.025) <= 0.0
     assert naive_hits == 0
     assert _spread_coverage(np.full(4, p), sizes, "wilson", 100) >= 0.9
+
+
+def test_count_table_bootstrap_spread_matches_a_row_bootstrap():
+    """The draws (confusion cells, then each label's merged score bins) give the same
+    replicate spread as resampling rows within each group, score metrics included."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(21)
+    n = 3000
+    group = rng.integers(0, 2, n)
+    score = np.clip(rng.beta(2, 3, n) + 0.1 * group, 0, 1)
+    y = (rng.random(n) < score).astype(np.int64)
+    df = pl.DataFrame({"g": group, "y": y, "score": score})
+    names = ["tpr", "fpr", "auc", "brier", "mean_score_pos", "ece"]
+    result = evenhand.audit(df, y_true="y", y_score="score", threshold=0.5, sensitive="g",
+                            metrics=names, ci_method="bootstrap", n_boot=2000, seed=0)
+    level = result.levels[0]
+    ours = level.boot.std(axis=0)  # [metric, group]
+
+    def row_metrics(yy, ss):
+        pred = ss >= 0.5
+        decile = np.minimum((ss * 10).astype(int), 9)
+        ece = sum(abs(yy[decile == m].sum() - ss[decile == m].sum()) for m in range(10))
+        return [pred[yy == 1].mean(), pred[yy == 0].mean(), roc_auc_score(yy, ss),
+                np.mean((ss - yy) ** 2), ss[yy == 1].mean(), ece / len(yy)]
+
+    for g, key in enumerate(level.keys["g"].to_list()):
+        yy, ss = y[group == key], score[group == key]
+        draws = [rng.integers(0, yy.size, yy.size) for _ in range(500)]
+        rows = np.array([row_metrics(yy[i], ss[i]) for i in draws]).std(axis=0)
+        # Monte Carlo error of the two SDs is about 4%; 15% is 3.5 of those
+        np.testing.assert_allclose(ours[:, g], rows, rtol=0.15, err_msg=str(names))

@@ -35,18 +35,12 @@ from evenhand._stats import BinaryStats
 
 __all__ = [
     "MAX_BOOT_BINS",
-    "calibration_index",
     "draw_cells",
     "draw_replicates",
     "merged_table",
 ]
 
 MAX_BOOT_BINS = 2 * CALIBRATION_BINS
-
-
-def calibration_index(n_bins: int) -> np.ndarray:
-    """Calibration bin (0-9) of each of ``n_bins`` uniform histogram bins."""
-    return (np.arange(n_bins) * CALIBRATION_BINS) // max(n_bins, 1)
 
 
 def _merge_map(mass: np.ndarray, calib: np.ndarray) -> np.ndarray:
@@ -86,8 +80,7 @@ def merged_table(stats: BinaryStats) -> tuple[Table, ...]:
     weighted counts, score sums, squared-score sums, row counts and squared-weight sums that
     the draws start from.
     """
-    n_bins = stats.weight.shape[-1]
-    calib = calibration_index(n_bins)
+    calib = stats.calib
     mapping = _merge_map(stats.rows.sum(axis=(0, 1, 2)).astype(float), calib)
     size = int(mapping.max()) + 1
     merged_calib = np.zeros(size, dtype=np.int64)
@@ -100,13 +93,9 @@ def merged_table(stats: BinaryStats) -> tuple[Table, ...]:
     onehot = calibration_onehot(merged_calib)
     table = Table(stats.weight.sum(axis=-1), weight, score.sum(axis=-1), score_sq.sum(axis=-1),
                   bin_matmul(score.sum(axis=-2), onehot), calib=merged_calib,
-                  probability=_is_probability(stats))
+                  probability=stats.probability)
     return (table, weight, score, score_sq, merge(stats.rows.astype(float)),
             merge(stats.weight_sq))
-
-
-def _is_probability(stats: BinaryStats) -> bool:
-    return stats.edges is not None and stats.edges[0] == 0.0 and stats.edges[-1] == 1.0
 
 
 def draw_cells(

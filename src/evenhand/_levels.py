@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
-from evenhand._bootstrap import calibration_index, draw_replicates
+from evenhand._bootstrap import draw_replicates
 from evenhand._frame import group_codes
 from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS, Metric, Table
 from evenhand._stats import BinaryStats, RegressionStats
@@ -199,12 +199,10 @@ def _fine_table(stats: BinaryStats) -> Table:
     """Full-resolution table of the finest groups, empty histogram bins dropped."""
     if not stats.has_score:
         return Table(stats.weight.sum(axis=-1))
-    n_bins = stats.weight.shape[-1]
     filled = stats.rows.sum(axis=(0, 1, 2)) > 0
     return Table.from_joint(
         stats.weight[..., filled], stats.score_sum[..., filled], stats.score_sq[..., filled],
-        calib=calibration_index(n_bins)[filled],
-        probability=stats.edges[0] == 0 and stats.edges[-1] == 1,
+        calib=stats.calib[filled], probability=stats.probability,
     )
 
 

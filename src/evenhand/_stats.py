@@ -28,6 +28,7 @@ import polars as pl
 
 from evenhand._errors import EvenhandError
 from evenhand._frame import group_codes
+from evenhand._metrics import CALIBRATION_BINS
 
 __all__ = ["BinaryStats", "RegressionStats", "aggregate_binary", "aggregate_regression"]
 
@@ -46,7 +47,8 @@ class BinaryStats:
     weighted sums of scores and ``score_sq`` weighted sums of squared scores (the last two
     only with a score). ``bin_max`` is the largest score seen in each bin (``nan`` where
     empty) and ``bin_exact`` whether the bin holds one distinct score (see the module notes);
-    ``edges`` the bin edges over ``[score_min, score_max]``.
+    ``edges`` the bin edges (see ``_bin_expression``), ``calib`` the calibration bin (0-9)
+    of each bin and ``probability`` whether scores lie in [0, 1].
     """
 
     keys: pl.DataFrame
@@ -58,6 +60,8 @@ class BinaryStats:
     bin_max: np.ndarray | None = None
     bin_exact: np.ndarray | None = None
     edges: np.ndarray | None = None
+    calib: np.ndarray | None = None
+    probability: bool = False
 
     @property
     def has_score(self) -> bool:
@@ -255,8 +259,8 @@ def aggregate_binary(
     else:
         _check_threshold(threshold, info, y_score)
         yp, check_yp = (nw.col(y_score) >= threshold).cast(nw.Int64), False
-    bins, edges = _bin_expression(y_score, info, n_bins)
-    n_b = 1 if edges is None else len(edges) - 1
+    bins, binning = _bin_expression(y_score, info, n_bins)
+    n_b = 1 if binning is None else len(binning.edges) - 1
     key = (yt * 2 + yp) * n_b + bins
     cols, aggs = [key.alias(_KEY)], [nw.len().alias("__n")]
     w = None
@@ -278,7 +282,7 @@ def aggregate_binary(
     if weight is None:  # unit weights: the weight sums are the row counts
         table = table.with_columns(pl.col("__n").cast(pl.Float64).alias(_W),
                                    pl.col("__n").cast(pl.Float64).alias("__w2"))
-    return _to_arrays(table, sensitive, n_b, edges, (y_true, check_yt), (y_pred, check_yp))
+    return _to_arrays(table, sensitive, n_b, binning, (y_true, check_yt), (y_pred, check_yp))
 
 
 def _lazy(frame: nw.DataFrame | nw.LazyFrame) -> nw.DataFrame | nw.LazyFrame:
@@ -304,27 +308,53 @@ def _check_threshold(threshold: float | None, info: dict[str, Any], y_score: str
         )
 
 
+@dataclass(frozen=True)
+class _Binning:
+    """Histogram bins of the score.
+
+    ``edges`` (``n + 1``), each bin's calibration bin and whether scores lie in [0, 1].
+    """
+
+    edges: np.ndarray
+    calib: np.ndarray
+    probability: bool
+
+
 def _bin_expression(
     y_score: str | None, info: dict[str, Any], n_bins: int
-) -> tuple[nw.Expr, np.ndarray | None]:
-    """Histogram bin of the score: uniform over [0, 1] for probabilities, else its range."""
+) -> tuple[nw.Expr, _Binning | None]:
+    """Histogram bin of the score, about ``n_bins`` uniform bins over its observed range.
+
+    Probabilities (scores in [0, 1]) get bins of width ``0.1 / k`` (``k`` a whole number) so
+    every calibration decile of [0, 1] is a union of bins, whatever the range: a model whose
+    scores all lie in [0.30, 0.32] still gets ~``n_bins`` bins there. Other scores get
+    ``n_bins`` bins over [min, max], whose tenths are the calibration bins.
+    """
     if y_score is None:
         return nw.lit(0), None
     lo, hi = float(info["__smin"]), float(info["__smax"])
+    score = nw.col(y_score).cast(nw.Float64)
     if lo >= 0.0 and hi <= 1.0:
-        lo, hi = 0.0, 1.0
+        per_decile = 1 if hi <= lo else int(min(np.ceil(n_bins * 0.1 / (hi - lo)), 1e12))
+        scale = 10 * per_decile  # bins per unit of score
+        first, last = (min(int(np.floor(v * scale)), scale - 1) for v in (lo, hi))
+        expr = ((score * scale).floor().clip(first, last) - first).cast(nw.Int64)
+        index = first + np.arange(last - first + 1)
+        return expr, _Binning(np.append(index, last + 1) / scale,
+                              np.minimum(index // per_decile, CALIBRATION_BINS - 1), True)
     if hi <= lo:
-        return nw.lit(0), np.array([lo, lo])
-    scaled = ((nw.col(y_score).cast(nw.Float64) - lo) * (n_bins / (hi - lo))).floor()
+        return nw.lit(0), _Binning(np.array([lo, lo]), np.zeros(1, dtype=np.int64), False)
+    scaled = ((score - lo) * (n_bins / (hi - lo))).floor()
     expr = scaled.clip(0, n_bins - 1).cast(nw.Int64)
-    return expr, np.linspace(lo, hi, n_bins + 1)
+    calib = (np.arange(n_bins) * CALIBRATION_BINS) // n_bins
+    return expr, _Binning(np.linspace(lo, hi, n_bins + 1), calib, False)
 
 
 def _to_arrays(
     table: pl.DataFrame,
     sensitive: Sequence[str],
     n_b: int,
-    edges: np.ndarray | None,
+    binning: _Binning | None,
     y_true: tuple[str, bool],
     y_pred: tuple[str | None, bool],
 ) -> BinaryStats:
@@ -345,11 +375,12 @@ def _to_arrays(
 
     stats = BinaryStats(keys=keys, weight=dense(_W),
                         rows=dense("__n").round().astype(np.int64), weight_sq=dense("__w2"))
-    if edges is None:
+    if binning is None:
         return stats
     bin_max, bin_exact = _bin_values(table, bin_, n_b)
     return replace(stats, score_sum=dense("__ws"), score_sq=dense("__ws2"), bin_max=bin_max,
-                   bin_exact=bin_exact, edges=edges)
+                   bin_exact=bin_exact, edges=binning.edges, calib=binning.calib,
+                   probability=binning.probability)
 
 
 def _bin_values(table: pl.DataFrame, bin_: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray]:

@@ -528,8 +528,9 @@ def calibration_figure(audit: Any, level: Level) -> Figure:
     store: dict[str, list] = {}
     hist = _curves.grouped_histogram(audit.stats, level)
     frame = _curves.calibration_table(hist, audit.config["ci"])
-    probability = bool(hist.edges[0] == 0 and hist.edges[-1] == 1)
-    x_title = "Score" if hist.discrete else "Score (centre of each tenth of the range)"
+    probability = hist.probability
+    tenth = "[0, 1]" if hist.probability else "the range"
+    x_title = "Score" if hist.discrete else f"Score (centre of each tenth of {tenth})"
     color = _color(level)
     x = alt.X("score:Q", title=x_title, scale=alt.Scale(zero=False))
     drawn = frame.filter(pl.col("group").is_in(_drawn(audit, level, hist)))

@@ -50,7 +50,8 @@ class GroupedHistogram:
 
     ``pos_sq``/``neg_sq`` hold sums of squared weights (for effective counts); ``labels``
     name the groups; ``edges`` are the ``B + 1`` bin edges; ``values`` the distinct score of
-    each bin when the score is a small discrete scale (else ``None``).
+    each bin when the score is a small discrete scale (else ``None``); ``calib`` the
+    calibration bin of each bin (tenths of [0, 1] for probabilities, else of the range).
     """
 
     labels: list[str]
@@ -61,6 +62,8 @@ class GroupedHistogram:
     neg_sq: np.ndarray
     edges: np.ndarray
     values: np.ndarray | None
+    calib: np.ndarray | None = None
+    probability: bool = False
 
     @property
     def discrete(self) -> bool:
@@ -115,6 +118,8 @@ def grouped_histogram(
         pos_sq=by_label_sq[keep, 1],
         neg_sq=by_label_sq[keep, 0],
         edges=stats.edges,
+        calib=stats.calib,
+        probability=stats.probability,
         values=_discrete_values(stats),
     )
 
@@ -210,9 +215,10 @@ def calibration_table(hist: GroupedHistogram, ci: float = 0.95) -> pl.DataFrame:
         cell = np.searchsorted(idx, np.arange(n_bins)).clip(0, len(idx) - 1)
         centres = hist.values[idx]
     else:
-        cell = (np.arange(n_bins) * CALIBRATION_BINS) // n_bins
+        cell = hist.calib
         e = hist.edges
-        cuts = e[0] + (e[-1] - e[0]) * np.arange(CALIBRATION_BINS + 1) / CALIBRATION_BINS
+        lo, hi = (0.0, 1.0) if hist.probability else (e[0], e[-1])
+        cuts = lo + (hi - lo) * np.arange(CALIBRATION_BINS + 1) / CALIBRATION_BINS
         centres = (cuts[:-1] + cuts[1:]) / 2
     m = len(centres)
     fold = np.zeros((n_bins, m))
