@@ -269,19 +269,19 @@ def aggregate_binary(
         cols += [w.alias(_W), (w * w).alias("__w2")]
         aggs += [nw.col(_W).sum(), nw.col("__w2").sum()]
     if y_score is not None:
-        s = nw.col(y_score).cast(nw.Float64)
+        s = score = nw.col(y_score)
+        if frame.collect_schema()[y_score] != nw.Float64:
+            s = score.cast(nw.Float64)
+            cols.append(s.alias("__s"))
+            score = nw.col("__s")
         ws = s if w is None else w * s
-        cols += [ws.alias("__ws"), (ws * s).alias("__ws2"), s.alias("__s")]
-        aggs += [
-            nw.col("__ws").sum(),
-            nw.col("__ws2").sum(),
-            nw.col("__s").max().alias("__smax"),
-        ]
+        cols += [(ws * s).alias("__ws2")] if w is None else [ws.alias("__ws"),
+                                                             (ws * s).alias("__ws2")]
+        # plain column aggregations: engines (and narwhals' pandas path) run them natively
+        aggs += [score.sum().alias("__ws") if w is None else nw.col("__ws").sum(),
+                 nw.col("__ws2").sum(), score.max().alias("__smax")]
     grouped = _lazy(frame).with_columns(*cols).group_by(*sensitive, _KEY, drop_null_keys=False)
     table = _collect(grouped.agg(*aggs))
-    if weight is None:  # unit weights: the weight sums are the row counts
-        table = table.with_columns(pl.col("__n").cast(pl.Float64).alias(_W),
-                                   pl.col("__n").cast(pl.Float64).alias("__w2"))
     return _to_arrays(table, sensitive, n_b, binning, (y_true, check_yt), (y_pred, check_yp))
 
 
@@ -370,7 +370,8 @@ def _to_arrays(
     size = int(np.prod(shape))
 
     def dense(column: str) -> np.ndarray:
-        values = table.get_column(column).to_numpy()
+        # unit weights: the weight sums are the row counts
+        values = table.get_column(column if column in table.columns else "__n").to_numpy()
         return np.bincount(flat, weights=values, minlength=size).reshape(shape)
 
     stats = BinaryStats(keys=keys, weight=dense(_W),
@@ -386,7 +387,8 @@ def _to_arrays(
 def _bin_values(table: pl.DataFrame, bin_: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray]:
     """Largest score of each bin and whether the bin holds a single distinct score."""
     top = table.get_column("__smax").to_numpy()
-    w, ws = table.get_column(_W).to_numpy(), table.get_column("__ws").to_numpy()
+    w = table.get_column(_W if _W in table.columns else "__n").to_numpy().astype(float)
+    ws = table.get_column("__ws").to_numpy()
     tied = np.abs(w * top - ws) <= 1e-9 * np.abs(w * top) + 1e-300
     high = np.full(n_b, -np.inf)
     np.maximum.at(high, bin_, top)
