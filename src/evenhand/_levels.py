@@ -52,9 +52,10 @@ class Level:
 
     def labels(self) -> list[str]:
         """Readable group labels, e.g. ``"African-American & Male"``."""
-        if not self.attrs:
-            return [OVERALL]
-        return [" & ".join(str(v) for v in row) for row in self.keys.iter_rows()]
+        if "_labels" not in self.__dict__:  # built once: tables and the summary ask often
+            self.__dict__["_labels"] = [OVERALL] if not self.attrs else [
+                " & ".join(str(v) for v in row) for row in self.keys.iter_rows()]
+        return list(self.__dict__["_labels"])
 
     def index(self, name: str) -> int:
         """Row of metric ``name``."""
