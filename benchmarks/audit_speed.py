@@ -110,9 +110,9 @@ def main() -> None:
         input_mb = frame.estimated_size() / 1e6
         run_evenhand(frame.head(1000))  # warm imports
         results = {
-            "numpy bincount": measure(lambda c=codes: numpy_lower_bound(c), repeat=3),
-            "polars group_by": measure(lambda f=frame: polars_group_by(f), repeat=3),
-            "evenhand audit": measure(lambda f=frame: run_evenhand(f), repeat=3),
+            "numpy bincount": measure(lambda c=codes: numpy_lower_bound(c), repeat=5),
+            "polars group_by": measure(lambda f=frame: polars_group_by(f), repeat=5),
+            "evenhand audit": measure(lambda f=frame: run_evenhand(f), repeat=5),
         }
         if n < 5_000_000 or args.fairlearn_all:
             results["fairlearn"] = measure(lambda c=codes: run_fairlearn(c))
