@@ -9,7 +9,9 @@ decision and a score. Measured, each in the same run:
   (confusion cells and per-group score histograms), the practical floor;
 - polars group_by: one ``group_by`` of the same statistics;
 - fairlearn: ``MetricFrame`` with five metrics and no intervals (skipped at 1e7 unless
-  ``--fairlearn-all``, as it takes minutes).
+  ``--fairlearn-all``, as it takes minutes);
+- with ``--engines pandas duckdb pyarrow spark``: the same audit from those inputs (Spark in
+  local mode, read from a Parquet file; its session start-up is not timed).
 
 Peak memory is the peak resident set size above the level before the step, sampled every
 2 ms. Usage: ``python benchmarks/audit_speed.py [--sizes 100000 1000000 10000000]``.
@@ -18,6 +20,7 @@ Peak memory is the peak resident set size above the level before the step, sampl
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections.abc import Callable
 
 import _measure
@@ -70,7 +73,7 @@ def polars_group_by(frame: pl.DataFrame) -> None:
         pl.len(), pl.col("score").sum()).collect()
 
 
-def run_evenhand(frame: pl.DataFrame) -> None:
+def run_evenhand(frame: object) -> None:
     result = evenhand.audit(frame, y_true="y", y_pred="pred", y_score="score",
                             sensitive=["race", "sex"], ci_method="bootstrap", n_boot=1000,
                             seed=0)
@@ -95,13 +98,46 @@ def run_fairlearn(c: dict[str, np.ndarray]) -> None:
     )
 
 
+ENGINES = ("pandas", "pyarrow", "duckdb", "spark")
+
+
+def native_input(frame: pl.DataFrame, engine: str, workdir: str) -> object:
+    """The benchmark frame as ``engine``'s native object (strings for the sensitive columns)."""
+    plain = frame.with_columns(pl.col("race", "sex").cast(pl.String))
+    if engine == "pandas":
+        return plain.to_pandas()
+    if engine == "pyarrow":
+        return plain.to_arrow()
+    if engine == "duckdb":
+        import duckdb
+
+        return duckdb.connect().from_arrow(plain.to_arrow())
+    path = f"{workdir}/audit_speed_{plain.height}.parquet"
+    plain.write_parquet(path)
+    return spark_session().read.parquet(path)
+
+
+def spark_session() -> object:
+    import os
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return (SparkSession.builder.master("local[2]").appName("evenhand-benchmark")
+            .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+            .config("spark.driver.bindAddress", "127.0.0.1").getOrCreate())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--fairlearn-all", action="store_true",
                         help="also run fairlearn at 1e7 rows (minutes)")
     parser.add_argument("--quick", action="store_true", help="one small size, for CI")
+    parser.add_argument("--engines", nargs="*", default=[], choices=ENGINES,
+                        help="also time the audit from these inputs")
     args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="evenhand-bench-")
     sizes = [20_000] if args.quick else args.sizes
     print(f"{'N':>10} {'step':<18} {'seconds':>9} {'peak MB':>9} {'vs numpy':>9} "
           f"{'fairlearn/ev':>13}")
@@ -114,6 +150,10 @@ def main() -> None:
             "polars group_by": measure(lambda f=frame: polars_group_by(f), repeat=5),
             "evenhand audit": measure(lambda f=frame: run_evenhand(f), repeat=5),
         }
+        for engine in args.engines:
+            native = native_input(frame, engine, workdir)
+            run_evenhand(native)  # warm the engine (Spark compiles its plan once)
+            results[f"evenhand {engine}"] = measure(lambda d=native: run_evenhand(d), repeat=3)
         if n < 5_000_000 or args.fairlearn_all:
             results["fairlearn"] = measure(lambda c=codes: run_fairlearn(c))
         floor = results["numpy bincount"][0]
