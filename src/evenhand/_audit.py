@@ -150,16 +150,18 @@ def audit(
              "y_score": as_column_list(y_score, "y_score"),
              "weight": as_column_list(weight, "weight"), "sensitive": sens}
     require_columns(frame, roles)
-    if y_pred is None and y_score is None:
+    # user metrics get the decisions, or the score when only a score is given
+    custom_pred = y_pred if y_pred is not None else y_score
+    if custom_pred is None:
         raise EvenhandError("Pass y_pred (decisions or predictions) or y_score with threshold.")
     if task == "ranking" and y_score is None:
         raise EvenhandError("A ranking audit needs y_score (the ranking score) and k.")
-    task = _resolve_task(frame, task, y_true, y_pred, y_score)
-    builtin, custom = _split_metrics(metrics, task, has_score=y_score is not None)
+    resolved = _resolve_task(frame, task, y_true, y_pred, y_score)
+    builtin, custom = _split_metrics(metrics, resolved, has_score=y_score is not None)
     specs = level_specs(sens, intersect)
     rng = np.random.default_rng(seed)
     stats = None
-    if task == "binary":
+    if resolved == "binary":
         stats = aggregate_binary(
             frame, sensitive=sens, y_true=y_true, y_pred=y_pred, y_score=y_score,
             weight=weight, threshold=threshold, pos_label=pos_label, dropna=dropna,
@@ -168,33 +170,33 @@ def audit(
             stats, names=builtin, specs=specs, ci=ci, ci_method=ci_method, n_boot=n_boot,
             rng=rng, min_group_size=min_group_size, favorable=favorable,
         )
-    elif task == "regression":
-        _require(y_pred, "A regression audit needs y_pred (the predictions).")
-        rstats = aggregate_regression(frame, sensitive=sens, y_true=y_true, y_pred=y_pred,
+    elif resolved == "regression":
+        pred = _require(y_pred, "A regression audit needs y_pred (the predictions).")
+        rstats = aggregate_regression(frame, sensitive=sens, y_true=y_true, y_pred=pred,
                                       weight=weight, dropna=dropna)
         levels, overall = regression_levels(rstats, names=builtin, specs=specs, ci=ci,
                                             min_group_size=min_group_size)
-    elif task == "multiclass":
-        _require(y_pred, "A multiclass audit needs y_pred (the predicted classes).")
+    elif resolved == "multiclass":
+        pred = _require(y_pred, "A multiclass audit needs y_pred (the predicted classes).")
         levels, overall = multiclass_levels(
-            frame, sensitive=sens, y_true=y_true, y_pred=y_pred, weight=weight, dropna=dropna,
+            frame, sensitive=sens, y_true=y_true, y_pred=pred, weight=weight, dropna=dropna,
             specs=specs, ci=ci, ci_method=ci_method, n_boot=n_boot, rng=rng,
             min_group_size=min_group_size)
     else:
-        _require(y_score, "A ranking audit needs y_score (the ranking score) and k.")
+        score = _require(y_score, "A ranking audit needs y_score (the ranking score) and k.")
         levels, overall = ranking_levels(
-            frame, sensitive=sens, y_true=y_true, y_score=y_score, k=k, dropna=dropna,
+            frame, sensitive=sens, y_true=y_true, y_score=score, k=k, dropna=dropna,
             specs=specs, ci=ci, min_group_size=min_group_size)
     if custom:
         extra, extra_overall = custom_levels(
             frame, custom, specs=specs, sensitive=sens, y_true=y_true,
-            y_pred=y_pred if y_pred is not None else y_score, weight=weight, ci=ci,
+            y_pred=custom_pred, weight=weight, ci=ci,
             n_boot=n_boot, rng=rng, min_group_size=min_group_size,
         )
         levels = [_merge(a, b) for a, b in zip(levels, extra, strict=False)]
         overall = _merge(overall, extra_overall)
     config = {
-        "task": task, "y_true": y_true, "y_pred": y_pred, "y_score": y_score, "weight": weight,
+        "task": resolved, "y_true": y_true, "y_pred": y_pred, "y_score": y_score, "weight": weight,
         "threshold": threshold, "sensitive": sens, "ci": ci, "ci_method": ci_method,
         "n_boot": n_boot, "seed": seed, "min_group_size": min_group_size,
         "pos_label": pos_label, "favorable": favorable, "reference": reference, "k": k,
@@ -203,9 +205,11 @@ def audit(
                  library=native_library(data))
 
 
-def _require(value: Any, message: str) -> None:
-    if value is None:
+def _require(column: str | None, message: str) -> str:
+    """Return ``column``, which the task needs: raise ``message`` if it was not given."""
+    if column is None:
         raise EvenhandError(message)
+    return column
 
 
 def _check_parameters(*, ci, ci_method, n_boot, favorable, task, min_group_size) -> None:

@@ -73,14 +73,16 @@ def _merge_bins(a: np.ndarray, mapping: np.ndarray, size: int) -> np.ndarray:
     return bin_matmul(a, onehot)
 
 
-def merged_table(stats: BinaryStats) -> tuple[Table, ...]:
-    """Merge histogram bins for resampling.
+def merged_table(
+    stats: BinaryStats,
+) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge histogram bins for resampling (``stats`` must hold a score).
 
     Returns the merged :class:`Table` and, per label and merged bin ``[group, y, bin]``, the
     weighted counts, score sums, squared-score sums, row counts and squared-weight sums that
     the draws start from.
     """
-    calib = stats.calib
+    raw_score, raw_score_sq, calib = stats.score_arrays
     mapping = _merge_map(stats.rows.sum(axis=(0, 1, 2)).astype(float), calib)
     size = int(mapping.max()) + 1
     merged_calib = np.zeros(size, dtype=np.int64)
@@ -89,7 +91,7 @@ def merged_table(stats: BinaryStats) -> tuple[Table, ...]:
     def merge(a: np.ndarray) -> np.ndarray:
         return _merge_bins(a.sum(axis=2), mapping, size)
 
-    weight, score, score_sq = merge(stats.weight), merge(stats.score_sum), merge(stats.score_sq)
+    weight, score, score_sq = merge(stats.weight), merge(raw_score), merge(raw_score_sq)
     onehot = calibration_onehot(merged_calib)
     table = Table(stats.weight.sum(axis=-1), weight, score.sum(axis=-1), score_sq.sum(axis=-1),
                   bin_matmul(score.sum(axis=-2), onehot), calib=merged_calib,
@@ -159,6 +161,8 @@ def draw_replicates(
     if not stats.has_score:
         return Table(cells), Table(cell_draws)
     merged, weight, score, score_sq, rows, weight_sq = merged_table(stats)
+    calib = merged.calib
+    assert calib is not None  # merged_table always sets the merged calibration bins
     if stats.weighted:
         hist = _gamma(weight, weight_sq, n_boot, rng)
         per_unit = weight
@@ -174,8 +178,8 @@ def draw_replicates(
         hist,
         np.einsum("rgyb,gyb->rgy", hist, mean),
         np.einsum("rgyb,gyb->rgy", hist, mean_sq),
-        bin_matmul(scores, calibration_onehot(merged.calib)),
-        calib=merged.calib,
+        bin_matmul(scores, calibration_onehot(calib)),
+        calib=calib,
         probability=merged.probability,
     )
     return merged, replicates

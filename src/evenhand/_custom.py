@@ -73,7 +73,7 @@ def _level(attrs, keys, codes, custom, yt, yp, w, ci, n_boot, rng, min_group_siz
     n_groups = max(len(keys), 1)
     names = list(custom)
     value = np.full((len(names), n_groups), np.nan)
-    boot = np.full((n_boot, len(names), n_groups), np.nan) if n_boot else None
+    boot = np.full((n_boot, len(names), n_groups), np.nan)  # no rows when n_boot == 0
     count = np.bincount(codes, minlength=n_groups)
     for g in range(n_groups):
         idx = np.flatnonzero(codes == g)
@@ -86,7 +86,7 @@ def _level(attrs, keys, codes, custom, yt, yp, w, ci, n_boot, rng, min_group_siz
                                           None if w is None else w[pick])
     nan = np.full_like(value, np.nan)
     return finish_level(
-        attrs, keys, count, names, value, boot, nan, nan.copy(), ci=ci,
+        attrs, keys, count, names, value, boot if n_boot else None, nan, nan.copy(), ci=ci,
         ci_method="bootstrap", min_group_size=min_group_size,
         higher_is_better=[None] * len(names), boot_method="row-bootstrap",
     )

@@ -147,7 +147,12 @@ def _pair_interval(level: Level, ref: Level, m: int, g: int, r: int | None, z: f
         return (float(dl), float(dh), float(rl), float(rh)), "newcombe/katz"
     if level.boot is None:
         return (np.nan,) * 4, "none"
-    ref_boot = ref.boot[:, m, 0] if r is None else level.boot[:, m, r]
+    if r is None:
+        # levels of one audit are bootstrapped together: the overall level has draws too
+        assert ref.boot is not None
+        ref_boot = ref.boot[:, m, 0]
+    else:
+        ref_boot = level.boot[:, m, r]
     g_boot = level.boot[:, m, g]
     alpha = 1 - (2 * sps.norm.cdf(z) - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -252,14 +257,14 @@ class _PairBands:
         if level.boot is None:
             return (np.full(i.size, np.nan),) * 4
         if m not in self._draws:
-            self._draws[m] = self._bootstrap_pairs(m, keep, i, j)
+            self._draws[m] = self._bootstrap_pairs(level.boot, m, keep, i, j)
         (d, d_se, d_max), (r, r_se, r_max) = self._draws[m]
         cd, cr = _upper_quantile(d_max, alpha), _upper_quantile(r_max, alpha)
         with np.errstate(invalid="ignore", over="ignore"):
             return d - cd * d_se, d + cd * d_se, np.exp(r - cr * r_se), np.exp(r + cr * r_se)
 
-    def _bootstrap_pairs(self, m, keep, i, j) -> tuple[tuple, tuple]:
-        boot = self.level.boot[:, m, keep]
+    def _bootstrap_pairs(self, level_boot: np.ndarray, m, keep, i, j) -> tuple[tuple, tuple]:
+        boot = level_boot[:, m, keep]
         value = self.level.value[m, keep]
         with np.errstate(divide="ignore", invalid="ignore"):
             log_boot, log_value = np.log(boot), np.log(value)

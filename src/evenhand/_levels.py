@@ -132,6 +132,7 @@ def rate_counts(
     metric: Metric, cells: np.ndarray, cells_sq: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Effective numerator and denominator (Kish) of a rate metric, per group."""
+    assert metric.rate is not None, f"{metric.name} is not a rate metric"
     num_cells, den_cells = metric.rate
     x = sum(cells[..., y, p] for y, p in num_cells)
     n = sum(cells[..., y, p] for y, p in den_cells)
@@ -200,10 +201,11 @@ def _fine_table(stats: BinaryStats) -> Table:
     """Full-resolution table of the finest groups, empty histogram bins dropped."""
     if not stats.has_score:
         return Table(stats.weight.sum(axis=-1))
+    score_sum, score_sq, calib = stats.score_arrays
     filled = stats.rows.sum(axis=(0, 1, 2)) > 0
     return Table.from_joint(
-        stats.weight[..., filled], stats.score_sum[..., filled], stats.score_sq[..., filled],
-        calib=stats.calib[filled], probability=stats.probability,
+        stats.weight[..., filled], score_sum[..., filled], score_sq[..., filled],
+        calib=calib[filled], probability=stats.probability,
     )
 
 

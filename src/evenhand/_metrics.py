@@ -44,9 +44,10 @@ never 0 and never an exception.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, reduce
 
 import numpy as np
 
@@ -115,6 +116,9 @@ class Table:
         """Build from joint arrays ``[..., group, y_true, y_pred, bin]``."""
         if score_sum is None:
             return cls(weight.sum(axis=-1))
+        # the squared scores and calibration bins always come with the score sums
+        assert score_sq is not None
+        assert calib is not None
         return cls(
             weight.sum(axis=-1), weight.sum(axis=-2), score_sum.sum(axis=(-1, -2)),
             score_sq.sum(axis=(-1, -2)),
@@ -124,33 +128,41 @@ class Table:
 
     def fold(self, onehot: np.ndarray, pool: np.ndarray | None = None) -> Table:
         """Sum groups into ``onehot @ groups`` (``onehot`` is ``[new_group, group]``)."""
-        def fold(a: np.ndarray | None, cell_dims: int) -> np.ndarray | None:
-            if a is None:
-                return None
+        def fold(a: np.ndarray, cell_dims: int) -> np.ndarray:
             lead, tail = a.shape[:a.ndim - cell_dims - 1], a.shape[a.ndim - cell_dims:]
             flat = a.reshape(*lead, a.shape[len(lead)], -1)
             return (onehot @ flat).reshape(*lead, onehot.shape[0], *tail)
 
-        return replace(self, cells=fold(self.cells, 2), hist=fold(self.hist, 2),
-                       label_score=fold(self.label_score, 1),
-                       label_score_sq=fold(self.label_score_sq, 1),
-                       calib_score=fold(self.calib_score, 1), pool=pool)
+        def fold_score(a: np.ndarray | None, cell_dims: int) -> np.ndarray | None:
+            return None if a is None else fold(a, cell_dims)
+
+        return replace(self, cells=fold(self.cells, 2), hist=fold_score(self.hist, 2),
+                       label_score=fold_score(self.label_score, 1),
+                       label_score_sq=fold_score(self.label_score_sq, 1),
+                       calib_score=fold_score(self.calib_score, 1), pool=pool)
 
     @property
     def by_label(self) -> np.ndarray:
         """Weighted counts ``[..., group, y_true, bin]``."""
-        return self.hist
+        return _scored(self.hist)
 
     @cached_property
     def label_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per label: weight, score sum and squared-score sum ``[..., group, y_true]``."""
-        return self.hist.sum(axis=-1), self.label_score, self.label_score_sq
+        return self.by_label.sum(axis=-1), _scored(self.label_score), _scored(self.label_score_sq)
 
     @cached_property
     def calibration(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per calibration bin: weighted count, positives and score sum ``[..., group, m]``."""
-        by_label = bin_matmul(self.hist, calibration_onehot(self.calib))
-        return by_label.sum(axis=-2), by_label[..., 1, :], self.calib_score
+        by_label = bin_matmul(self.by_label, calibration_onehot(_scored(self.calib)))
+        return by_label.sum(axis=-2), by_label[..., 1, :], _scored(self.calib_score)
+
+
+def _scored(a: np.ndarray | None) -> np.ndarray:
+    # Score metrics (``needs_score``) only run on tables built with a score: the audit
+    # rejects them without ``y_score``, so a score array is never missing here.
+    assert a is not None, "a score metric needs a table built with scores"
+    return a
 
 
 def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -164,7 +176,7 @@ _ALL = (_TP, _FP, _FN, _TN)
 
 
 def _cell_sum(cells: np.ndarray, which: tuple[Cell, ...]) -> np.ndarray:
-    return sum(cells[..., y, p] for y, p in which)
+    return reduce(operator.add, (cells[..., y, p] for y, p in which))
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def _sums(frame, sensitive, y_true, y_score, k, dropna) -> tuple[Any, dict[str, 
                       .group_by(*sensitive, drop_null_keys=False)
                       .agg(nw.len().alias("__n"), nw.col("__rel").sum(),
                            nw.col("__rel").min().alias("__rel_min")))
-    if totals["__rel_min"].min() < 0:
+    if (totals["__rel_min"] < 0).any():
         raise EvenhandError(f"Column {y_true!r} (relevance) has negative values; "
                             "relevance must be non-negative.")
     # Only rows whose tie block starts inside the top k get exposure: few rows come back.

@@ -69,6 +69,15 @@ class BinaryStats:
         return self.score_sum is not None
 
     @property
+    def score_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(score_sum, score_sq, calib)``, set together; only call when ``has_score``."""
+        score_sum, score_sq, calib = self.score_sum, self.score_sq, self.calib
+        assert score_sum is not None, "no score was aggregated"
+        assert score_sq is not None
+        assert calib is not None
+        return score_sum, score_sq, calib
+
+    @property
     def weighted(self) -> bool:
         """Whether any row weight differs from 1."""
         return not np.array_equal(self.weight, self.rows)
@@ -78,18 +87,20 @@ class BinaryStats:
         """True when every histogram bin holds a single distinct score (AUC is then exact)."""
         if self.bin_exact is None:
             return True
+        assert self.bin_max is not None  # both are set from the score (see _to_arrays)
         return bool(np.all(self.bin_exact[~np.isnan(self.bin_max)]))
 
     def regroup(self, keys: pl.DataFrame, codes: np.ndarray) -> BinaryStats:
         """Sum groups that share a code: used for single attributes and the overall row."""
         size = len(keys)
 
-        def fold(a: np.ndarray | None) -> np.ndarray | None:
-            if a is None:
-                return None
+        def fold(a: np.ndarray) -> np.ndarray:
             out = np.zeros((size, *a.shape[1:]), dtype=a.dtype)
             np.add.at(out, codes, a)
             return out
+
+        def fold_score(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else fold(a)
 
         return replace(
             self,
@@ -97,8 +108,8 @@ class BinaryStats:
             weight=fold(self.weight),
             rows=fold(self.rows),
             weight_sq=fold(self.weight_sq),
-            score_sum=fold(self.score_sum),
-            score_sq=fold(self.score_sq),
+            score_sum=fold_score(self.score_sum),
+            score_sq=fold_score(self.score_sq),
         )
 
 
@@ -257,8 +268,8 @@ def aggregate_binary(
     if y_pred is not None:
         yp, check_yp = _indicator(frame, y_pred, pos_label, "y_pred")
     else:
-        _check_threshold(threshold, info, y_score)
-        yp, check_yp = (nw.col(y_score) >= threshold).cast(nw.Int64), False
+        score_col = _check_threshold(threshold, info, y_score)
+        yp, check_yp = (nw.col(score_col) >= threshold).cast(nw.Int64), False
     bins, binning = _bin_expression(y_score, info, n_bins)
     n_b = 1 if binning is None else len(binning.edges) - 1
     key = (yt * 2 + yp) * n_b + bins
@@ -292,7 +303,8 @@ def _lazy(frame: nw.DataFrame | nw.LazyFrame) -> nw.DataFrame | nw.LazyFrame:
     return frame
 
 
-def _check_threshold(threshold: float | None, info: dict[str, Any], y_score: str | None) -> None:
+def _check_threshold(threshold: float | None, info: dict[str, Any], y_score: str | None) -> str:
+    """Check that decisions can be ``y_score >= threshold``; return the score column."""
     if y_score is None:
         raise EvenhandError("Pass y_pred (decisions) or y_score with a threshold.")
     if threshold is None:
@@ -306,6 +318,7 @@ def _check_threshold(threshold: float | None, info: dict[str, Any], y_score: str
             f"threshold={threshold!r} lies outside the range of {y_score!r} "
             f"[{lo!r}, {hi!r}]: every decision would be the same. Pick a threshold in range."
         )
+    return y_score
 
 
 @dataclass(frozen=True)
@@ -363,6 +376,7 @@ def _to_arrays(
     yt, yp = np.divmod(cell, 2)
     for (col, check), values, role in ((y_true, yt, "y_true"), (y_pred, yp, "y_pred")):
         if check:
+            assert col is not None  # only given columns are flagged for checking
             _check_binary_keys(values, col, role)
     keys, codes = group_codes(table, sensitive)
     shape = (len(keys), 2, 2, n_b)

@@ -121,7 +121,7 @@ def _data_bias_command(
     schema = data.collect_schema()
     sens = [c.strip() for c in sensitive.split(",") if c.strip()]
     strata_cols = [c.strip() for c in strata.split(",") if c.strip()] if strata else None
-    label = 1
+    label: object = 1
     if positive_label is not None:
         label = (_typed(positive_label, schema[y_true], y_true, "--positive-label")
                  if y_true in schema else positive_label)

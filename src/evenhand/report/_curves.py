@@ -148,9 +148,10 @@ def _tail(a: np.ndarray) -> np.ndarray:
 def _threshold_index(hist: GroupedHistogram, points: int) -> tuple[np.ndarray, np.ndarray]:
     """Bin indices used as thresholds and the threshold value shown for each."""
     n_bins = hist.pos.shape[-1]
-    if hist.discrete:
-        idx = np.flatnonzero(~np.isnan(hist.values))
-        return idx, hist.values[idx]
+    values = hist.values
+    if values is not None:  # hist.discrete
+        idx = np.flatnonzero(~np.isnan(values))
+        return idx, values[idx]
     mass = (hist.pos + hist.neg).sum(axis=0)
     filled = np.flatnonzero(mass)
     lo, hi = (filled[0], filled[-1] + 1) if filled.size else (0, n_bins)
@@ -185,9 +186,10 @@ def roc_table(hist: GroupedHistogram, points: int = ROC_POINTS) -> pl.DataFrame:
     ``fpr``, ``tpr``. Continuous scores are thinned to about ``points`` thresholds.
     """
     n_bins = hist.pos.shape[-1]
-    if hist.discrete:
-        idx = np.flatnonzero(~np.isnan(hist.values))
-        shown = hist.values[idx]
+    values = hist.values
+    if values is not None:  # hist.discrete
+        idx = np.flatnonzero(~np.isnan(values))
+        shown = values[idx]
     else:
         idx, shown = _threshold_index(hist, points)
     idx = np.append(idx, n_bins)
@@ -210,11 +212,13 @@ def calibration_table(hist: GroupedHistogram, ci: float = 0.95) -> pl.DataFrame:
     cells are left out.
     """
     n_bins = hist.pos.shape[-1]
-    if hist.discrete:
-        idx = np.flatnonzero(~np.isnan(hist.values))
+    values = hist.values
+    if values is not None:  # hist.discrete
+        idx = np.flatnonzero(~np.isnan(values))
         cell = np.searchsorted(idx, np.arange(n_bins)).clip(0, len(idx) - 1)
-        centres = hist.values[idx]
+        centres = values[idx]
     else:
+        assert hist.calib is not None  # grouped_histogram copies the stats' calibration bins
         cell = hist.calib
         e = hist.edges
         lo, hi = (0.0, 1.0) if hist.probability else (e[0], e[-1])

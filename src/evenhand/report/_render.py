@@ -76,7 +76,9 @@ def javascript_bundle() -> str:
         raise ImportError(
             "HTML reports need vl-convert: pip install 'evenhand[report]'") from exc
     version = _vegalite_version(vlc)
-    path = _cache_dir() / f"vega-embed-{vlc.__version__}-vl{version or 'default'}.js"
+    # vl_convert's stub omits __version__, which the compiled module sets
+    release = vlc.__version__  # type: ignore[attr-defined]
+    path = _cache_dir() / f"vega-embed-{release}-vl{version or 'default'}.js"
     try:
         return path.read_text("utf-8")
     except OSError:

@@ -16,7 +16,7 @@ were labelled medium or high risk 1.9× as often as Caucasian defendants (45% vs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -238,7 +238,7 @@ def tradeoff_intro(has_score: bool) -> list[str]:
     return out
 
 
-def tradeoff_paragraphs(level: Level, overall: Level, summary_rows: list[Mapping[str, Any]],
+def tradeoff_paragraphs(level: Level, overall: Level, summary_rows: Sequence[Mapping[str, Any]],
                         min_group_size: int, wording: Wording,
                         reference: Any = None) -> list[str]:
     """Say what the impossibility results mean for one grouping, with this data's numbers.
