@@ -169,11 +169,12 @@ def allocate(
     rule = Rule(name, float(tolerance))
     # the unconstrained optimum is exact by either method: use the fast one when it applies
     reference = _solve(prob, Rule("none"), "auto", time_limit)
+    assert reference is not None  # serving nobody fits any capacity: "none" is always feasible
     same = name == "none" and (method == "auto" or method == reference.method)
     chosen = reference if same else _solve(prob, rule, method, time_limit)
-    if _infeasible(prob, chosen, reference):
+    if chosen is None or _infeasible(prob, chosen, reference):
         raise EvenhandError(_infeasible_message(rule))
-    solutions = {}
+    solutions: dict[str, Solution | None] = {}  # None: the rule is infeasible here
     for other in _compare_rules(compare, prob):
         if other == name:
             solutions[other] = chosen
@@ -240,7 +241,9 @@ def _infeasible(prob: Problem, sol: Solution | None, reference: Solution | None)
     if sol is None:
         return True
     gain = 0.0 if reference is None else float(prob.benefit[reference.x].sum())
-    return not sol.x.any() and reference is not None and reference.x.any() and gain > 0
+    return bool(
+        not sol.x.any() and reference is not None and reference.x.any() and gain > 0
+    )
 
 
 def _infeasible_message(rule: Rule) -> str:

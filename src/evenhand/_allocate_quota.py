@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from typing import overload
 
 import numpy as np
 
@@ -69,6 +70,11 @@ class SortedCells:
         """``Σ_c P_c(k_c)``."""
         start = self.off[:-1]
         return float(np.sum(self.cum[start + k] - self.cum[start]))
+
+    @overload
+    def prefix(self, c: int, k: int) -> float: ...
+    @overload
+    def prefix(self, c: int, k: np.ndarray) -> np.ndarray: ...
 
     def prefix(self, c: int, k: np.ndarray | int) -> np.ndarray | float:
         """``P_c(k)``."""
@@ -236,6 +242,7 @@ def _cells(prob: Problem, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
     """Cell of each row and which cells the rate rule constrains."""
     if rule.name == "parity":
         return prob.codes, np.ones(prob.n_groups, dtype=bool)
+    assert prob.need is not None  # allocate() rejects equal_opportunity without need=
     needy = (prob.need > 0).astype(np.int64)
     cell = 2 * prob.codes + needy
     present = np.bincount(cell, minlength=2 * prob.n_groups) > 0
@@ -323,8 +330,10 @@ def _max_min(cells: SortedCells, sizes: np.ndarray, tol: float, cap: int) -> Quo
     else:
         lo = hi
     k_lo = need(lo)
+    assert k_lo is not None  # lo stays feasible: z = 0 needs nobody, bisection keeps it so
     z_star = float(min(cells.prefix(c, k_lo[c]) / sizes[c] for c in range(n_cells)))
     k_min = need(min(maxmin_floor(z_star, tol), z_star))
     assert k_min is not None  # z_star is feasible, so any lower floor is too
     k = box_greedy(cells, (k_min, cells.size, 0, cap))
+    assert k is not None  # k_min fits the capacity, so the box is not empty
     return QuotaResult(cells.selection(k), z_star=z_star)

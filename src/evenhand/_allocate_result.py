@@ -166,6 +166,7 @@ class Allocation:
         return _out(self._compare_frame(), self._library)
 
     def _compare_frame(self) -> pl.DataFrame:
+        assert self._compare is not None  # callers check first that compare= was passed
         rows = [self._compare_row(name, sol) for name, sol in self._compare.items()]
         return pl.DataFrame(rows, infer_schema_length=None)
 
@@ -247,9 +248,13 @@ class Allocation:
         prob = self._prob
         if prob.se is None and prob.draws is None:
             return None
-        out = [self._interval((x & (prob.codes == g)).astype(float))
-               for g in range(prob.n_groups)]
-        return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+        lows, highs = [], []
+        for g in range(prob.n_groups):
+            interval = self._interval((x & (prob.codes == g)).astype(float))
+            assert interval is not None  # None only without se and draws, excluded above
+            lows.append(interval[0])
+            highs.append(interval[1])
+        return np.array(lows), np.array(highs)
 
     # --- export ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import narwhals.stable.v2 as nw
 import numpy as np
@@ -21,12 +21,12 @@ from evenhand._frame import as_column_list, from_any, output_like, require_colum
 from evenhand._slices_chart import slices_chart
 from evenhand._slices_encode import EncodedFeature, encode_features
 from evenhand._slices_search import Found, lattice_size, search
-from evenhand._slices_stats import Objective, error_interval, one_sided_pvalue
+from evenhand._slices_stats import CiMethod, Objective, RankBy, error_interval, one_sided_pvalue
 
 __all__ = ["SliceSearch", "find_slices", "slices_chart"]
 
-RANK_BY = ("score", "lift", "significance")
-CI_METHODS = ("auto", "bootstrap")
+RANK_BY: tuple[RankBy, ...] = ("score", "lift", "significance")
+CI_METHODS: tuple[CiMethod, ...] = ("auto", "bootstrap")
 DEFAULT_MIN_SUPPORT = 32
 RESULT_SCHEMA = {
     "slice": pl.String,
@@ -98,7 +98,10 @@ def _check_fraction(value: Any, name: str, *, closed_high: bool) -> float:
     return float(value)
 
 
-def _check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _check_choice(value: Any, name: str, choices: Sequence[_Choice]) -> _Choice:
     if value not in choices:
         raise EvenhandError(
             f"The {name!r} argument of find_slices must be one of {list(choices)}; got {value!r}."
@@ -397,9 +400,9 @@ class _Options:
     min_support: int | float | None
     top_k: int
     alpha: float
-    rank_by: str
+    rank_by: RankBy
     confidence: float
-    ci: str
+    ci: CiMethod
     n_boot: int
     seed: int | None
 

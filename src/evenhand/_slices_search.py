@@ -131,7 +131,7 @@ def _mixed_radix(codes: np.ndarray, radix: list[int]) -> np.ndarray:
 def _row_keys(columns: list[np.ndarray], radix: list[int], cells: int) -> np.ndarray:
     # the narrowest type halves memory traffic, the cost of this pass
     dtype = np.int16 if cells < 2**15 else np.int32 if cells < 2**31 else np.int64
-    key = columns[0].astype(dtype)
+    key: np.ndarray = columns[0].astype(dtype)
     for column, r in zip(columns[1:], radix[1:], strict=True):
         key *= r
         key += column
@@ -344,14 +344,15 @@ def search(
     data.codes, data.radix = remapped, radix
     # error sums only need rows with a positive loss: worth a copy when they are few
     nz = np.flatnonzero(loss > 0)
+    rows: np.ndarray | slice = nz
     if binary or nz.size < loss.size // 2:
         data.nz_codes = [c[nz] for c in remapped]
     else:
-        nz = slice(None)
+        rows = slice(None)
         data.nz_codes = remapped
-    data.nz_loss = None if binary else loss[nz]
+    data.nz_loss = None if binary else loss[rows]
     if need_square:
-        data.nz_square = loss[nz] ** 2
+        data.nz_square = loss[rows] ** 2
     for order in range(2, max_order + 1):
         if not any(len(k) == order - 1 for k in prev):
             break

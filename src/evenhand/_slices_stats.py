@@ -23,6 +23,7 @@ from scipy import stats
 __all__ = ["Objective", "error_interval", "one_sided_pvalue"]
 
 RankBy = Literal["score", "lift", "significance"]
+CiMethod = Literal["auto", "bootstrap"]
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def error_interval(
     *,
     binary: bool,
     confidence: float,
-    method: Literal["auto", "bootstrap"],
+    method: CiMethod,
     rng: np.random.Generator,
     n_boot: int,
 ) -> tuple[float, float]:

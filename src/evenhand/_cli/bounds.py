@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import polars as pl
 import typer
@@ -12,6 +12,9 @@ import typer
 from evenhand._cli._io import read_json_file, scan_table
 from evenhand._cli._tables import console, print_frame
 from evenhand._errors import EvenhandError
+
+if TYPE_CHECKING:
+    from evenhand.bounds._certify import Method
 
 __all__ = ["load_model", "register"]
 
@@ -33,8 +36,12 @@ def load_model(path: Path) -> Any:
         ) from exc
 
 
+def _names(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
 def _split(text: str | None) -> list[str] | None:
-    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+    return None if text is None else _names(text)
 
 
 def _polars(frame: Any) -> pl.DataFrame:
@@ -102,8 +109,9 @@ def _bounds_command(
     chosen = _split(metrics) or (list(DEFAULT_METRICS) if y_true else ["selection_rate"])
     with console.status(f"Bounding decisions over {file.name}…"):
         cert = certify(
-            fitted, data, ranges=spec, sensitive=_split(sensitive), y_true=y_true,
-            threshold=threshold, method=method, features=_split(features),
+            fitted, data, ranges=spec, sensitive=_names(sensitive), y_true=y_true,
+            # certify rejects any other method name with an EvenhandError
+            threshold=threshold, method=cast("Method", method), features=_split(features),
             reference=reference, search_budget=search_budget, seed=seed,
         )
     print_certificate(cert, chosen)

@@ -97,7 +97,7 @@ def _score_bounds(model, scorer, domains, base, method, budget, seed) -> dict[st
     if method in ("auto", "tree"):
         X = _numeric_matrix(scorer)
         tm = extract_trees(model, scorer, X) if X is not None else None
-        if tm is not None:
+        if X is not None and tm is not None:
             index = {f: i for i, f in enumerate(scorer.features)}
             if tm.single:
                 return _exact_result(tree_bounds(tm, X, domains, index), base,

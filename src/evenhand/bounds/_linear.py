@@ -123,7 +123,7 @@ def _probe_rows(scorer: Scorer, domains: dict[str, Domain], kinds: dict[str, str
         if kinds[name] == "affine":
             plan.append((name, np.array([0.0, 1.0])))
         else:
-            plan.append((name, dom.values))
+            plan.append((name, dom.set_values()))
     sizes = [len(v) for _, v in plan]
     total = int(sum(sizes))
     changes = {}
@@ -155,10 +155,11 @@ def _extreme(dom: Domain, effect: Any, kind: str, upward: bool) -> np.ndarray:
     if dom.kind == "interval":
         take_hi = sign * effect >= 0
         return np.where(np.isnan(dom.lo), dom.x.astype(float), dom.hi if take_hi else dom.lo)
-    gain = sign * (effect * dom.values.astype(float) if kind == "affine" else effect)
+    values = dom.set_values()
+    gain = sign * (effect * values.astype(float) if kind == "affine" else effect)
     allowed = dom.allowed()
     pick = np.where(allowed, gain[None, :], -np.inf).argmax(axis=1)
-    value = dom.values[pick]
+    value = values[pick]
     keep = ~allowed.any(axis=1)  # missing recorded value: nothing else allowed
     if keep.any():
         value = value.astype(object)
@@ -176,6 +177,8 @@ def linear_bounds(
     for name, dom in domains.items():
         if kinds[name] == "lookup" and dom.kind != "set":
             return None  # an encoded column needs a finite set of values
+        if kinds[name] == "drop" and dom.kind != "set":
+            kinds[name] = "affine"  # an unused column is affine with slope 0 (no values to list)
     effects = _effects(scorer, domains, kinds)
     arg_hi = {n: _extreme(d, effects[n], kinds[n], True) for n, d in domains.items()}
     arg_lo = {n: _extreme(d, effects[n], kinds[n], False) for n, d in domains.items()}

@@ -61,11 +61,16 @@ class Domain:
         mask = None if self.mask is None else self.mask[rows]
         return replace(self, x=self.x[rows], lo=self.lo[rows], hi=self.hi[rows], mask=mask)
 
+    def set_values(self) -> np.ndarray:
+        """Return the ``k`` values a set domain draws from (sets only)."""
+        assert self.values is not None  # every "set" domain lists its values
+        return self.values
+
     def allowed(self) -> np.ndarray:
         """Return the ``(n, k)`` boolean matrix of allowed set values (sets only)."""
-        assert self.values is not None
+        values = self.set_values()
         if self.mask is None:
-            return np.ones((self.x.shape[0], self.values.shape[0]), dtype=bool)
+            return np.ones((self.x.shape[0], values.shape[0]), dtype=bool)
         return self.mask
 
 

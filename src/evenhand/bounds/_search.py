@@ -57,11 +57,12 @@ def _interval_candidates(dom: Domain, k_max: int, tm: TreeModel | None, feature:
 
 
 def _set_candidates(dom: Domain, k_max: int, rng: np.random.Generator):
-    n, k = dom.x.shape[0], dom.values.shape[0]
+    values = dom.set_values()
+    n, k = dom.x.shape[0], values.shape[0]
     allowed = dom.allowed()
     perm = rng.permutation(k)
     order = np.argsort(~allowed[:, perm], axis=1, kind="stable")[:, : max(k_max, 1)]
-    picked = dom.values[perm][order]
+    picked = values[perm][order]
     count = allowed.sum(axis=1)
     width = order.shape[1]
     valid = np.arange(width)[None, :] < count[:, None]
@@ -89,6 +90,7 @@ def candidates(
             table, ok = _set_candidates(dom, k_max, rng)
         tables[name] = table
         complete = ok if complete is None else complete & ok
+    assert complete is not None  # parse_ranges rejects an empty ranges mapping
     return tables, complete
 
 

@@ -50,7 +50,7 @@ class FlatTree:
     missing_left: np.ndarray
 
     @functools.cached_property
-    def looped(self) -> tuple[np.ndarray, ...]:
+    def looped(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
         """Arrays where each leaf splits on feature 0 at +inf into itself, and the depth."""
         leaf = self.feature < 0
         nodes = np.arange(self.feature.shape[0])
@@ -296,7 +296,7 @@ def _node_bounds(tree: FlatTree, features: list[int]) -> tuple[np.ndarray, np.nd
 
 def _set_feasible(tm: TreeModel, dom: Domain, rows, low, high) -> np.ndarray:
     """Whether the row's allowed set has a value the model sees inside ``(low, high]``."""
-    values = tm.seen(dom.values.astype(float))
+    values = tm.seen(dom.set_values().astype(float))
     start = np.searchsorted(values, low, side="right")
     stop = np.searchsorted(values, high, side="right")
     if dom.mask is None:

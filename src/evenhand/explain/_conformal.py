@@ -88,7 +88,8 @@ def _match_known(values: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.
     """Codes of ``values`` in ``known`` and the values that are not there."""
     if len(known) <= _FEW_GROUPS:
         peeled = _peel(_string_keys(values), _string_keys(known.astype(values.dtype)))
-        codes, _, left = peeled  # type: ignore[misc]
+        assert peeled is not None  # only label discovery gives up (None); matching never does
+        codes, _, left = peeled
         if len(left) or np.array_equal(values, known[codes]):
             return codes, values[left]
     codes = np.clip(np.searchsorted(known, values), 0, len(known) - 1)

@@ -337,7 +337,8 @@ class DecisionExplainer:
             span=_span(mat),
         )
         self._numeric = numeric
-        self._slopes = self._raw_slopes(cols, mat) if self._linear is not None else None
+        linear = self._linear
+        self._slopes = self._raw_slopes(cols, mat, linear[2]) if linear is not None else None
         self.recourse_method_ = "linear-exact" if self._slopes is not None else "search"
 
     def _names(self, value: Sequence[str] | Mapping[str, Any] | None, arg: str) -> list[str]:
@@ -394,26 +395,28 @@ class DecisionExplainer:
             direction[self.features_.index(name)] = _MONOTONE[how]
         return direction
 
-    def _raw_slopes(self, cols: Mapping[str, np.ndarray], mat: np.ndarray) -> np.ndarray | None:
+    def _raw_slopes(
+        self, cols: Mapping[str, np.ndarray], mat: np.ndarray, scale: str
+    ) -> np.ndarray | None:
         """Slopes of the link score in each actionable raw feature, if it is affine in them.
 
-        Finite differences at up to 16 calibration rows, at two step sizes; the model
-        counts as linear for recourse only if every difference agrees (relative 1e-6).
+        Finite differences at up to 16 calibration rows, at two step sizes, on the link
+        ``scale`` of the verified linear final estimator; the model counts as linear for
+        recourse only if every difference agrees (relative 1e-6).
         """
         space = self._space
         rows = np.arange(min(16, len(mat)))
         base = {f: np.asarray(cols[f])[rows] for f in self.features_}
-        scale = self._linear[2]
         g0 = self._adapter.link_score(base, scale)
         slopes = np.zeros(len(self.features_))
         for j in np.flatnonzero(space.actionable):
             f, h = self.features_[j], space.scale[j]
-            diffs = []
+            per_step = []
             for step in (h, 3 * h):
                 moved = dict(base)
                 moved[f] = mat[rows, j] + step
-                diffs.append((self._adapter.link_score(moved, scale) - g0) / step)
-            diffs = np.concatenate(diffs)
+                per_step.append((self._adapter.link_score(moved, scale) - g0) / step)
+            diffs = np.concatenate(per_step)
             if not np.allclose(diffs, diffs[0], rtol=1e-6, atol=1e-9 * max(1.0, abs(g0).max())):
                 return None
             slopes[j] = diffs.mean()
@@ -484,16 +487,18 @@ class DecisionExplainer:
         self, z: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, str]:
         n = len(z)
+        linear = self._linear
         if self.contribution_method_ == "linear-exact":
-            coef, b, scale = self._linear
+            assert linear is not None  # the method is "linear-exact" only for a verified model
+            coef, b, scale = linear
             phi = attr.linear_contributions(z, coef, self._z_mean)
             return phi, None, np.full(n, float(coef @ self._z_mean + b)), scale
         scale = "probability" if self.task_ == "classification" else "score"
         if self.contribution_method_ == "tree-shap":
-            phi, base = attr.tree_shap(
+            phi, base_value = attr.tree_shap(
                 self._adapter.final, z, self._background, classifier=self.task_ == "classification"
             )
-            return phi, None, np.full(n, base), scale
+            return phi, None, np.full(n, base_value), scale
         phi, se, base = attr.sampling_shapley(
             self._adapter.final_score, z, self._background,
             n_permutations=self.n_permutations, rng=rng,
@@ -536,7 +541,9 @@ class DecisionExplainer:
         """
         n = len(decisions)
         results: list[tuple[np.ndarray | None, float | None]] = [(None, None)] * n
-        scale = self._linear[2]
+        linear = self._linear
+        assert linear is not None  # slopes, hence this path, exist only for a verified model
+        scale = linear[2]
         if scale == "log-odds" and not 0 < self.threshold < 1:
             return results  # every score is on one side of the threshold
         target = float(logit(self.threshold)) if scale == "log-odds" else float(self.threshold)
@@ -616,10 +623,10 @@ class DecisionExplainer:
             sensitive={c: _plain(cols[c][i]) for c in self.sensitive_},
             score=float(scores[i]),
             decision=int(decisions[i]),
-            label=_plain(classes[decisions[i]]) if classification else None,
+            label=_plain(classes[decisions[i]]) if classes is not None else None,
             threshold=float(self.threshold),
             prediction_set=[_plain(c) for c, keep in zip(classes, sets[i], strict=True) if keep]
-            if classification else None,
+            if classes is not None else None,
             interval=None if classification else [float(sets[0][i]), float(sets[1][i])],
             coverage=1.0 - float(self.alpha),
             calibration_group_size=int(self.conformal_.counts_[code]),

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.special import expit
 
 from evenhand._errors import EvenhandError
+from evenhand.explain._conformal import Task
 
 __all__ = ["ModelAdapter", "fingerprint_arrays", "model_identity"]
 
@@ -62,7 +63,7 @@ class ModelAdapter:
         steps = model.steps if _is_pipeline(model) else None
         self.final = steps[-1][1] if steps else model
         self.preprocess = model[:-1] if steps and len(steps) > 1 else None
-        self.task = "classification" if self.is_classifier else "regression"
+        self.task: Task = "classification" if self.is_classifier else "regression"
 
     def _check_classifier(self) -> None:
         name = type(self.model).__name__

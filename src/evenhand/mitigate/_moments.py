@@ -58,10 +58,12 @@ class Moment:
         return hash((type(self).__name__, *sorted(vars(self).items())))
 
     def _prepare(
-        self, y: np.ndarray, codes: np.ndarray, labels: np.ndarray, classes: np.ndarray,
+        self, y: np.ndarray, codes: np.ndarray, labels: np.ndarray, classes: np.ndarray | None,
         weight: np.ndarray, eps: float,
-    ) -> _ParityState:
+    ) -> _ParityState | _LossState:
         if self._needs_both_classes:
+            # parity moments are classification constraints: fit passes the two class labels
+            assert classes is not None
             require_both_classes(
                 codes, labels, y, classes, owner="the reduction", what=type(self).__name__
             )
@@ -226,8 +228,8 @@ class _ParityState:
         """Map a signed grid point (first group of each event fixed at 0) to ``λ ≥ 0``."""
         mu = np.zeros((self.n_events, self.n_groups))
         mu[:, 1:] = point.reshape(self.n_events, self.n_groups - 1)
-        mu = mu.ravel()
-        return np.concatenate((np.maximum(mu, 0), np.maximum(-mu, 0)))
+        flat = mu.ravel()
+        return np.concatenate((np.maximum(flat, 0), np.maximum(-flat, 0)))
 
 
 _LOSSES = ("squared_error", "absolute_error", "zero_one")

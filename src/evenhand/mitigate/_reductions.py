@@ -53,6 +53,8 @@ def _n_rows(X: Any) -> int:
 class _Reduction(BaseEstimator):
     """Shared parts: input checks, the best-response oracle, sklearn plumbing."""
 
+    classes_: np.ndarray | None  # set by fit; None for a regression target
+
     def _is_classifier(self) -> bool:
         return getattr(self.constraints, "is_classification", True)
 
@@ -145,6 +147,7 @@ class _Reduction(BaseEstimator):
             return self._mixture(X)
         p = self.predict_proba(X)[:, 1]
         draw = check_random_state(self.random_state).random_sample(len(p))
+        assert self.classes_ is not None  # fit stores the labels of a classification target
         return self.classes_[(draw < p).astype(np.intp)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
@@ -583,6 +586,7 @@ class GridSearch(_Reduction):
         check_is_fitted(self, "best_idx_")
         pred = np.asarray(self.predictors_[self.best_idx_].predict(X))
         if self._is_classifier():
+            assert self.classes_ is not None  # fit stores the labels of a classification target
             return self.classes_[pred.astype(np.intp)]
         return pred.astype(float)
 

@@ -233,7 +233,11 @@ def _solve_lp(
     n_lam = sum(sizes)
     # variables: all lambdas, then the common rates
     cost = np.concatenate([-c["correct"] / total_weight for c in curves] + [np.zeros(n_rates)])
-    rows, cols, vals, b_eq = [], [], [], []
+    # COO triplets: one array per block of lambdas, one-element lists for the rate columns
+    rows: list[np.ndarray | list[int]] = []
+    cols: list[np.ndarray | list[int]] = []
+    vals: list[np.ndarray | list[float]] = []
+    b_eq: list[float] = []
     offset, row = 0, 0
     for curve, size in zip(curves, sizes, strict=True):
         lam_cols = np.arange(offset, offset + size)
