@@ -125,7 +125,10 @@ def _check_against_brute(df, rule, tol, capacity, method, min_share=None):
         assert best <= 1e-9
         assert brute_force(df, "none", tol, capacity) > 0
         return
-    assert result.total_benefit == pytest.approx(best, abs=1e-7)
+    # the quota method is exact; HiGHS proves optimality only to its absolute MIP gap
+    # (1e-6, not settable through scipy), on benefits rescaled to a largest magnitude of 1
+    gap = 1e-6 * float(np.max(np.abs(df["benefit"].to_numpy()))) if result.method == "milp" else 0
+    assert result.total_benefit == pytest.approx(best, abs=1e-7 + gap)
     selected = result.selected.to_numpy()
     xs = selected[None, :]
     z = None

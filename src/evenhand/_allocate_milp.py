@@ -12,8 +12,10 @@ linear (see :mod:`evenhand._allocate_problem` for the definitions):
 - max_min: stage 1 maximises ``z`` with ``Σ_{i∈g} b_i x_i / N_g ≥ z``; stage 2 maximises total
   benefit with ``Σ_{i∈g} b_i x_i / N_g ≥ (1 − t)·z* − ε·max(1, |z*|)``.
 
-HiGHS is run with ``mip_rel_gap = 0`` so the optimum is proven, not approximate; with
-``time_limit`` it may stop early and the result is flagged as not proven optimal.
+HiGHS is run with ``mip_rel_gap = 0`` so the optimum is proven up to HiGHS's absolute MIP gap
+(1e-6, which scipy does not let us change) on benefits rescaled to a largest magnitude of 1:
+the total benefit is within ``1e-6 · max |benefit|`` of the optimum. With ``time_limit`` it
+may stop early and the result is flagged as not proven optimal.
 """
 
 from __future__ import annotations

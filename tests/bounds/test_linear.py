@@ -56,6 +56,24 @@ def test_pipeline_equals_brute_force(ranges):
     assert cert.method == "linear (exact)"
 
 
+def test_range_on_a_column_the_pipeline_drops_changes_nothing():
+    """A trusted range on an input the model never reads (dropped by its ColumnTransformer)
+    moves no score: the bounds equal the scores and stay exact."""
+    df = _data(seed=5)
+    pre = ColumnTransformer([("num", StandardScaler(), ["a"])], remainder="drop")
+    model = Pipeline([("pre", pre), ("lr", LogisticRegression())])
+    model.fit(df[["a", "b", "c"]], df.y)
+    cert = certify(model, df, ranges={"a": 1, "b": 5.0}, sensitive="g", y_true="y")
+    low, high = brute_bounds(model, df[["a", "b", "c"]], {"a": 1, "b": 5.0})
+    np.testing.assert_allclose(cert.rows.score_low, low, atol=1e-12)
+    np.testing.assert_allclose(cert.rows.score_high, high, atol=1e-12)
+    only_b = certify(model, df, ranges={"b": 5.0}, sensitive="g", y_true="y")
+    score = model.predict_proba(df[["a", "b", "c"]])[:, 1]
+    np.testing.assert_allclose(only_b.rows.score_low, score, atol=1e-12)
+    np.testing.assert_allclose(only_b.rows.score_high, score, atol=1e-12)
+    assert only_b.rows.exact.all()
+
+
 def test_plain_logistic_on_numpy_with_features_argument():
     df = _data(seed=3)
     model = LogisticRegression().fit(df[["a", "b"]].to_numpy(), df.y)

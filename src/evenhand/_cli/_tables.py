@@ -35,7 +35,7 @@ def fmt_p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def with_ci(value: float, low: float, high: float) -> str:
+def with_ci(value: float | None, low: float | None, high: float | None) -> str:
     """Value over its interval: ``0.448`` then ``[0.43, 0.47]`` on a second line."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,9 +46,7 @@ def print_allocation(result: Any) -> None:
     for r in groups.with_columns(label.alias("__label")).iter_rows(named=True):
         row = {"group": r["__label"], "size": r["size"], "served": r["served"],
                "rate": r["rate"], "share": r["share"],
-               # no interval columns: nan bounds print the value alone
-               "benefit": with_ci(r["benefit"], r.get("benefit_low", math.nan),
-                                  r.get("benefit_high", math.nan))}
+               "benefit": with_ci(r["benefit"], r.get("benefit_low"), r.get("benefit_high"))}
         if "need_rate" in r:
             row["need rate"] = r["need_rate"]
         row["slack"] = r["slack"]
