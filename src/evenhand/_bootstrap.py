@@ -111,14 +111,15 @@ def draw_cells(
 ) -> np.ndarray:
     """Resample a count table ``[group, ...cells]`` ``n_boot`` times, groups separately.
 
-    Unweighted: a multinomial draw of each group's rows over its non-empty cells (exactly a
-    row bootstrap within groups). Weighted: a Gamma draw per cell with the mean ``Σw`` and
+    Unweighted: a multinomial draw of each group's rows over its cells (exactly a row
+    bootstrap within groups). Weighted: a Gamma draw per cell with the mean ``Σw`` and
     variance ``Σw²`` of a Poisson bootstrap. Returns ``[replicate, group, ...cells]``.
     """
     if weighted:
         return _gamma(weight, weight_sq, n_boot, rng)
-    totals = rows.reshape(rows.shape[0], -1).sum(axis=1)
-    return _multinomial(rows, np.broadcast_to(totals, (n_boot, totals.size)), rng)
+    flat = rows.reshape(rows.shape[0], -1)
+    totals = np.broadcast_to(flat.sum(axis=1), (n_boot, flat.shape[0]))
+    return _multinomial(flat, totals, rng).reshape(n_boot, *rows.shape)
 
 
 def _gamma(weight: np.ndarray, weight_sq: np.ndarray, n_boot: int,
@@ -130,19 +131,25 @@ def _gamma(weight: np.ndarray, weight_sq: np.ndarray, n_boot: int,
 
 
 def _multinomial(counts: np.ndarray, totals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``totals[r, g]`` rows over group ``g``'s cells ``counts[g, ...]``.
+    """Draw ``totals[r, ...]`` rows over the cells ``counts[..., k]`` of their stratum.
 
-    Returns ``[replicate, group, ...cells]``; empty cells stay empty (they are not drawn).
+    ``counts`` is ``[..., cell]`` and ``totals`` ``[replicate, ...]``; returns
+    ``[replicate, ..., cell]``. Drawn as conditional binomials, cell by cell for every
+    replicate and stratum at once: ``x_k ~ Binomial(n − Σ_{j<k} x_j, p_k / Σ_{j≥k} p_j)``,
+    exactly a multinomial (empty cells get probability 0 and stay empty).
     """
-    n_groups = counts.shape[0]
-    flat = counts.reshape(n_groups, -1)
-    draws = np.zeros((totals.shape[0], *flat.shape))
-    for g in range(n_groups):
-        filled = np.flatnonzero(flat[g])
-        if filled.size:
-            p = flat[g, filled] / flat[g, filled].sum()
-            draws[:, g, filled] = rng.multinomial(totals[:, g].astype(np.int64), p)
-    return draws.reshape(totals.shape[0], *counts.shape)
+    n_cells = counts.shape[-1]
+    p = counts / np.maximum(counts.sum(axis=-1, keepdims=True), 1)
+    tail = np.cumsum(p[..., ::-1], axis=-1)[..., ::-1]  # share of cells k, k+1, ...
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(tail > 0, np.clip(p / tail, 0.0, 1.0), 0.0)
+    out = np.empty((*totals.shape, n_cells))
+    remaining = totals.astype(np.int64)
+    for k in range(n_cells - 1):
+        out[..., k] = rng.binomial(remaining, np.broadcast_to(q[..., k], remaining.shape))
+        remaining = remaining - out[..., k].astype(np.int64)
+    out[..., -1] = remaining
+    return out
 
 
 def draw_replicates(
@@ -167,8 +174,7 @@ def draw_replicates(
         hist = _gamma(weight, weight_sq, n_boot, rng)
         per_unit = weight
     else:
-        hist = np.stack([_multinomial(rows[:, y], cell_draws[:, :, y].sum(axis=-1), rng)
-                         for y in (0, 1)], axis=2)
+        hist = _multinomial(rows, cell_draws.sum(axis=-1), rng)
         per_unit = rows
     with np.errstate(divide="ignore", invalid="ignore"):
         mean, mean_sq = (np.where(per_unit > 0, a / per_unit, 0.0) for a in (score, score_sq))
