@@ -1,7 +1,8 @@
 """Bootstrap replicates drawn over the count table, never over rows.
 
 For unweighted data a row bootstrap within each group is *exactly* a multinomial draw of that
-group's rows over its cells, so replicates cost microseconds whatever the number of rows.
+group's rows over its cells, so replicates cost the same whatever the number of rows (about
+13 ms for 1,000 replicates of 10 groups with score histograms, 1 ms without scores).
 Groups are resampled separately (their sizes are held fixed), the usual stratified bootstrap
 for comparing groups; single attributes and the overall population are sums of the resampled
 intersections, so all levels share one set of draws.
@@ -17,13 +18,15 @@ Score histograms are first merged into at most ``MAX_BOOT_BINS`` bins (exact whe
 distinct scores exist): one per non-empty calibration bin, plus one for every further tenth
 of the pooled rows it holds, split at equal mass. Histogram-based metrics of a replicate are
 computed on the merged table and recentred on the full-resolution estimate: the interval is
-``m̂ + quantiles(m* − m̃)``, with ``m̃`` the metric of the merged, unresampled table. Ten
-equal-mass bins already give the AUC's bootstrap spread to within Monte Carlo error of a row
-bootstrap (checked in the tests); within-bin score variation is not resampled.
+``m̂ + quantiles(m* − m̃)``, with ``m̃`` the metric of the merged, unresampled table. A few
+equal-mass bins already give the AUC the spread of a row bootstrap (the tests compare the
+replicates' standard deviations with a row bootstrap's, score metrics included); score
+variation within a merged bin is not resampled.
 
 With non-uniform row weights the multinomial equivalence breaks. Each cell's weighted total is
 then drawn from a Gamma distribution with the mean ``Σw`` and variance ``Σw²`` of a Poisson
-bootstrap of that cell (a moment-matched Poisson bootstrap), and results say so.
+bootstrap of that cell (a moment-matched Poisson bootstrap), confusion cells and histogram
+cells independently, and results say so.
 """
 
 from __future__ import annotations
