@@ -168,20 +168,13 @@ def binary_levels(
     metrics = [BINARY_METRICS[n] for n in names]
     fine = _fine_table(stats).fold(onehot, pool)
     value = np.array([m.compute(fine) for m in metrics])
-    boot = bounds = None
+    boot = None
     if n_boot > 0:
         merged, reps = draw_replicates(stats, n_boot, rng)
-        merged, reps = merged.fold(onehot, pool), reps.fold(onehot, pool)
-        shift = np.array([m.compute(reps) - m.compute(merged) for m in metrics])
-        boot = value[None] + np.moveaxis(shift, 0, 1)
-        bounds = _percentile(boot, ci)
+        boot = _recentred(metrics, value, merged.fold(onehot, pool), reps.fold(onehot, pool))
+    bounds = None if boot is None else _percentile(boot, ci)
+    num, den = _rate_counts_all(metrics, fine.cells, stats, onehot)
     count = onehot @ stats.rows.sum(axis=(1, 2, 3))
-    cells_sq = (onehot @ stats.weight_sq.sum(axis=-1).reshape(onehot.shape[1], 4)).reshape(-1, 2, 2)
-    num = np.full_like(value, np.nan)
-    den = np.full_like(value, np.nan)
-    for i, m in enumerate(metrics):
-        if m.rate is not None:
-            num[i], den[i] = rate_counts(m, fine.cells, cells_sq)
     out, start = [], 0
     for attrs, keys, _ in blocks:
         cut = slice(start, start + max(len(keys), 1))
@@ -195,6 +188,26 @@ def binary_levels(
             percentiles=None if bounds is None else (bounds[0][:, cut], bounds[1][:, cut]),
         ))
     return out[:-1], out[-1]
+
+
+def _recentred(metrics: list[Metric], value: np.ndarray, merged: Table,
+               reps: Table) -> np.ndarray:
+    """Replicates ``[replicate, metric, group]`` as ``m̂ + (m* − m̃)`` (see ``_bootstrap``)."""
+    shift = np.array([m.compute(reps) - m.compute(merged) for m in metrics])
+    return value[None] + np.moveaxis(shift, 0, 1)
+
+
+def _rate_counts_all(metrics: list[Metric], cells: np.ndarray, stats: BinaryStats,
+                     onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Effective numerators and denominators ``[metric, group]`` (``nan`` for non-rates)."""
+    squares = stats.weight_sq.sum(axis=-1).reshape(onehot.shape[1], 4)
+    cells_sq = (onehot @ squares).reshape(-1, 2, 2)
+    num = np.full((len(metrics), cells.shape[0]), np.nan)
+    den = num.copy()
+    for i, m in enumerate(metrics):
+        if m.rate is not None:
+            num[i], den[i] = rate_counts(m, cells, cells_sq)
+    return num, den
 
 
 def _fine_table(stats: BinaryStats) -> Table:
