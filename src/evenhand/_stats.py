@@ -2,10 +2,11 @@
 
 For a binary task every row is mapped to a cell ``(group, y_true, y_pred, score_bin)`` and
 one ``group_by`` (run by polars, pandas, pyarrow, DuckDB or Spark through narwhals) returns,
-per cell, the row count, the sum of weights and of squared weights, and the weighted sums of
-scores. Every metric, disparity and interval is then derived on the numpy side from this
-small table (see :mod:`evenhand._metrics`). Intersections, single attributes and the overall
-population are sums of the same table, so they cost no further pass.
+per cell, the row count, the sum of weights and of squared weights, the weighted sums of scores
+and of squared scores, and the largest score. Every metric, disparity and interval is then
+derived on the numpy side from this small table (see :mod:`evenhand._metrics`).
+Intersections, single attributes and the overall population are sums of the same table, so
+they cost no further pass.
 
 A cheap validation pass first reads the row count, null/NaN counts and the score range.
 
@@ -13,7 +14,7 @@ Exactness of the histogram: each cell also returns its largest score ``max``. A 
 single distinct score when, in each of its cells, ``Σw·max − Σw·s`` (which is ``Σw (max − s)``,
 zero only for ties) is within rounding of zero — ``1e-9 · Σw · |max|``, far above the
 rounding error of any engine's floating-point sum — and the cells agree on ``max``. Scores that
-differ by less than that are treated as ties (then the AUC is "exact" to within ~1e-9).
+differ by less than that count as ties, as the histogram's AUC already treats them.
 """
 
 from __future__ import annotations
@@ -273,27 +274,40 @@ def aggregate_binary(
     bins, binning = _bin_expression(y_score, info, n_bins)
     n_b = 1 if binning is None else len(binning.edges) - 1
     key = (yt * 2 + yp) * n_b + bins
-    cols, aggs = [key.alias(_KEY)], [nw.len().alias("__n")]
+    cols, aggs = _cell_sums(frame, y_score, weight)
+    grouped = _lazy(frame).with_columns(key.alias(_KEY), *cols)
+    table = _collect(grouped.group_by(*sensitive, _KEY, drop_null_keys=False).agg(*aggs))
+    return _to_arrays(table, sensitive, n_b, binning, (y_true, check_yt), (y_pred, check_yp))
+
+
+def _cell_sums(
+    frame: nw.DataFrame | nw.LazyFrame, y_score: str | None, weight: str | None
+) -> tuple[list[nw.Expr], list[nw.Expr]]:
+    """Build the derived columns and per-cell aggregations: rows, Σw, Σw², Σws, Σws², max s.
+
+    Unit weights need no weight columns (Σw and Σw² are then the row count). Sums of plain
+    columns are aggregated directly: engines (and narwhals' pandas path) run those natively.
+    """
+    cols, aggs = [], [nw.len().alias("__n")]
     w = None
     if weight is not None:
         w = nw.col(weight).cast(nw.Float64)
         cols += [w.alias(_W), (w * w).alias("__w2")]
         aggs += [nw.col(_W).sum(), nw.col("__w2").sum()]
-    if y_score is not None:
-        s = score = nw.col(y_score)
-        if frame.collect_schema()[y_score] != nw.Float64:
-            s = score.cast(nw.Float64)
-            cols.append(s.alias("__s"))
-            score = nw.col("__s")
-        ws = s if w is None else w * s
-        cols += [(ws * s).alias("__ws2")] if w is None else [ws.alias("__ws"),
-                                                             (ws * s).alias("__ws2")]
-        # plain column aggregations: engines (and narwhals' pandas path) run them natively
-        aggs += [score.sum().alias("__ws") if w is None else nw.col("__ws").sum(),
-                 nw.col("__ws2").sum(), score.max().alias("__smax")]
-    grouped = _lazy(frame).with_columns(*cols).group_by(*sensitive, _KEY, drop_null_keys=False)
-    table = _collect(grouped.agg(*aggs))
-    return _to_arrays(table, sensitive, n_b, binning, (y_true, check_yt), (y_pred, check_yp))
+    if y_score is None:
+        return cols, aggs
+    s = score = nw.col(y_score)
+    if frame.collect_schema()[y_score] != nw.Float64:
+        s = score.cast(nw.Float64)
+        cols.append(s.alias("__s"))
+        score = nw.col("__s")
+    if w is None:
+        cols.append((s * s).alias("__ws2"))
+        aggs.append(score.sum().alias("__ws"))
+    else:
+        cols += [(w * s).alias("__ws"), (w * s * s).alias("__ws2")]
+        aggs.append(nw.col("__ws").sum())
+    return cols, [*aggs, nw.col("__ws2").sum(), score.max().alias("__smax")]
 
 
 def _lazy(frame: nw.DataFrame | nw.LazyFrame) -> nw.DataFrame | nw.LazyFrame:
