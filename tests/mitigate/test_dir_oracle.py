@@ -29,18 +29,6 @@ from aif360.datasets import BinaryLabelDataset
 
 from evenhand.mitigate import DisparateImpactRemover
 
-# evenhand.fit estimates each group's quantiles with numpy's default type-7 ('linear') rule,
-# which puts the k-th order statistic at level k/(n-1), but evaluates them on the levels
-# (k+0.5)/n: the two conventions disagree, so with no quantile grid to blame (n_quantiles >=
-# group size) a full repair neither maps equal groups onto themselves nor makes equal-size
-# groups identical. np.quantile(..., method="hazen") puts x_(k) exactly at (k+0.5)/n and
-# makes every test below marked with this pass exactly (checked on a patched copy).
-QUANTILE_RULE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="DisparateImpactRemover.fit uses type-7 quantiles on (k+0.5)/n levels "
-    "(method='hazen' is consistent); full repair of equal groups is not the identity",
-)
-
 
 def _aif360_repair(X: np.ndarray, groups: np.ndarray, repair_level: float) -> np.ndarray:
     """aif360's repair of every column of ``X`` by the integer group codes ``groups``."""
@@ -153,7 +141,6 @@ def test_frequencies_are_ignored_by_aif360_but_not_by_evenhand():
         assert np.all(np.diff(ours[groups == g][order]) >= 0)
 
 
-@QUANTILE_RULE_BUG
 @pytest.mark.parametrize("n_groups", [2, 3, 4])
 def test_full_repair_of_distinct_values_matches_aif360(n_groups):
     X, groups = _distinct(n_groups, 30, n_groups)
@@ -162,7 +149,6 @@ def test_full_repair_of_distinct_values_matches_aif360(n_groups):
     )
 
 
-@QUANTILE_RULE_BUG
 def test_half_repair_of_distinct_values_matches_aif360():
     X, groups = _distinct(3, 30, 7)  # three groups: the median is a data value for both
     full = _aif360_repair(X, groups, 1.0)
@@ -171,7 +157,6 @@ def test_half_repair_of_distinct_values_matches_aif360():
     )
 
 
-@QUANTILE_RULE_BUG
 def test_full_repair_of_equal_groups_is_the_identity_like_aif360():
     X = np.tile([0.0, 1.0, 2.0, 10.0, 11.0, 15.0], 2)[:, None]
     groups = np.repeat([0, 1], 6)
@@ -207,7 +192,6 @@ def test_compas_unrepaired_matches_aif360(compas_untied):
     np.testing.assert_array_equal(_evenhand(X, groups, 0.0), _aif360_repair(X, groups, 0.0))
 
 
-@QUANTILE_RULE_BUG
 @pytest.mark.parametrize("repair_level", [0.5, 1.0])
 def test_compas_repair_by_race_matches_aif360(compas_untied, repair_level):
     X, groups = compas_untied

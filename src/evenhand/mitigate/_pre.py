@@ -271,8 +271,11 @@ class _GroupTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 class DisparateImpactRemover(_GroupTransformer):
     r"""Repair features so their distribution no longer depends on the group (Feldman 2015).
 
-    For each feature, every group's quantile function :math:`F_g^{-1}` is estimated on
-    ``n_quantiles`` levels, and the target is their pointwise median
+    For each feature, every group's quantile function :math:`F_g^{-1}` is estimated on the
+    levels :math:`(k + 1/2)/L` (``levels_``; :math:`L` is ``n_quantiles`` capped at the
+    smallest group) by Hazen's rule, which puts the :math:`k`-th smallest of a group's
+    :math:`m` values at level :math:`(k + 1/2)/m`; the target is their pointwise median (the
+    mean of the two middle groups for an even number of groups)
     :math:`F^{-1}(u) = \mathrm{median}_g F_g^{-1}(u)`. A value :math:`x` of group
     :math:`g` at within-group quantile :math:`u = F_g(x)` becomes
 
@@ -336,9 +339,13 @@ class DisparateImpactRemover(_GroupTransformer):
         sizes = np.bincount(codes, minlength=len(self.groups_))
         n_levels = max(2, min(int(self.n_quantiles), int(sizes.min())))
         self.levels_ = (np.arange(n_levels) + 0.5) / n_levels
-        self.quantiles_ = np.stack(
-            [np.quantile(X[codes == g], self.levels_, axis=0) for g in range(len(self.groups_))]
-        )
+        # Hazen's rule puts the k-th smallest of n values at level (k + 0.5) / n, the same
+        # convention as ``levels_`` (and as the ECDF inverted in ``transform``): with numpy's
+        # default rule a full repair of identical groups would not return them unchanged
+        self.quantiles_ = np.stack([
+            np.quantile(X[codes == g], self.levels_, axis=0, method="hazen")
+            for g in range(len(self.groups_))
+        ])
         self.target_ = np.median(self.quantiles_, axis=0)
         return self
 
