@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evenhand._slices_stats import Objective
+from evenhand._slices_stats import Family, Objective, one_sided_statistic
 
 __all__ = ["Found", "SearchResult", "lattice_size", "search"]
 
@@ -63,6 +63,9 @@ class SearchResult:
     candidates_evaluated: int
     feature_sets_scanned: int
     per_level: list[int] = field(default_factory=list)
+    # test statistics of every evaluated slice (the multiple-testing family), kept only
+    # when asked for: Holm's correction needs them all
+    family: Family | None = None
 
 
 def lattice_size(n_levels: list[int], max_order: int) -> int:
@@ -119,6 +122,7 @@ class _Data:
     nz_loss: np.ndarray | None  # None: every positive loss equals 1
     need_square: bool
     nz_square: np.ndarray | None = None
+    family: Family | None = None
 
 
 def _mixed_radix(codes: np.ndarray, radix: list[int]) -> np.ndarray:
@@ -195,6 +199,8 @@ class _Search:
         reportable = size >= self.objective.min_support
         levels = np.column_stack([self.inverse[f][codes[:, j]] for j, f in enumerate(feats)])
         self.top.offer(np.where(reportable, values, -np.inf), size.astype(np.int64), feats, levels)
+        if self.data.family is not None:
+            self.data.family.add(*one_sided_statistic(self.objective, size, error, square))
 
     def _candidates(self, feats, prev: dict[tuple[int, ...], _SetStats]):
         """Candidates of ``feats`` whose parents are all valid and whose bound survives."""
@@ -327,17 +333,21 @@ def search(
     *,
     max_order: int,
     top_k: int,
+    keep_family: bool = False,
 ) -> SearchResult:
     """Exact top-``top_k`` slices of at most ``max_order`` predicates.
 
     ``codes[f]`` are the level codes of feature ``f`` (``0 .. n_levels[f] - 1``) and
     ``loss`` the non-negative per-row losses. The result lists the best slices (value
     strictly above ``objective.floor``, support at least ``objective.min_support``),
-    best first, ties broken by larger support.
+    best first, ties broken by larger support. With ``keep_family`` it also holds the
+    test statistic of every evaluated slice (for a continuous loss this costs one more
+    weighted ``bincount`` per feature set, for the sums of squares).
     """
     binary = objective.binary
-    need_square = objective.rank_by == "significance" and not binary
-    data = _Data([], [], loss, [], None, need_square)
+    need_square = (objective.rank_by == "significance" or keep_family) and not binary
+    family = Family([], []) if keep_family else None
+    data = _Data([], [], loss, [], None, need_square, family=family)
     top = _TopK(top_k, objective.floor)
     engine = _Search(data, objective, top, max_order)
     prev, remapped, radix = _first_level(engine, codes, n_levels, loss, binary)
@@ -358,4 +368,4 @@ def search(
             break
         current = engine.level(order, prev)
         prev = {k: v for k, v in prev.items() if len(k) == 1} | current
-    return SearchResult(top.result(), engine.evaluated, engine.scanned, engine.per_level)
+    return SearchResult(top.result(), engine.evaluated, engine.scanned, engine.per_level, family)

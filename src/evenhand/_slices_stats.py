@@ -20,10 +20,19 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
-__all__ = ["Objective", "error_interval", "one_sided_pvalue"]
+__all__ = [
+    "Family",
+    "Objective",
+    "bonferroni_adjust",
+    "error_interval",
+    "holm_adjust",
+    "one_sided_pvalue",
+    "one_sided_statistic",
+]
 
 RankBy = Literal["score", "lift", "significance"]
 CiMethod = Literal["auto", "bootstrap"]
+Correction = Literal["bonferroni", "holm"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,50 @@ class Objective:
         return best
 
 
+def one_sided_statistic(
+    objective: Objective,
+    size: np.ndarray,
+    error_sum: np.ndarray,
+    square_sum: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Statistic of the one-sided test below, and its degrees of freedom (``None``: normal).
+
+    Slices whose p-value is fixed get an infinite statistic: ``-inf`` (``p = 1``) for a
+    slice covering every row, an undefined statistic (empty slice), or zero variance on
+    both sides with a slice mean not above the rest; ``+inf`` (``p = 0``) for zero
+    variance with a higher slice mean.
+    """
+    size = np.asarray(size, dtype=float)
+    rest = objective.n - size
+    rest_error = objective.total_error - error_sum
+    dof = None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = error_sum / size - rest_error / rest
+        if objective.binary:
+            p = objective.mean_error
+            spread = np.sqrt(p * (1.0 - p) * (1.0 / size + 1.0 / rest))
+            statistic = diff / spread
+        else:
+            assert square_sum is not None
+            rest_square = objective.total_square - square_sum
+            var_s = np.maximum(square_sum - error_sum**2 / size, 0.0) / (size - 1.0)
+            var_r = np.maximum(rest_square - rest_error**2 / rest, 0.0) / (rest - 1.0)
+            a, b = var_s / size, var_r / rest
+            statistic = diff / np.sqrt(a + b)
+            dof = (a + b) ** 2 / (a**2 / (size - 1.0) + b**2 / (rest - 1.0))
+            statistic = np.where(a + b == 0, np.where(diff > 0, np.inf, -np.inf), statistic)
+    statistic = np.where((rest <= 0) | np.isnan(statistic), -np.inf, statistic)
+    return statistic, dof
+
+
+def _log_sf(statistic: np.ndarray, dof: np.ndarray | None) -> np.ndarray:
+    """Log of the upper tail of the statistic; 0 where it is undefined (``p = 1``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = stats.norm.logsf(statistic) if dof is None else stats.t.logsf(statistic, dof)
+    result = np.where(np.isinf(statistic), np.where(statistic > 0, -np.inf, 0.0), result)
+    return np.where(np.isnan(result), 0.0, result)
+
+
 def one_sided_pvalue(
     objective: Objective,
     size: np.ndarray,
@@ -125,28 +178,76 @@ def one_sided_pvalue(
     A slice covering every row, or one where both sides have zero variance and equal
     means, gets ``p = 1``; zero variance with a higher slice mean gets ``p = 0``.
     """
-    size = np.asarray(size, dtype=float)
-    rest = objective.n - size
-    rest_error = objective.total_error - error_sum
-    with np.errstate(divide="ignore", invalid="ignore"):
-        diff = error_sum / size - rest_error / rest
-        if objective.binary:
-            p = objective.mean_error
-            spread = np.sqrt(p * (1.0 - p) * (1.0 / size + 1.0 / rest))
-            statistic = diff / spread
-            result = stats.norm.logsf(statistic)
-        else:
-            assert square_sum is not None
-            rest_square = objective.total_square - square_sum
-            var_s = np.maximum(square_sum - error_sum**2 / size, 0.0) / (size - 1.0)
-            var_r = np.maximum(rest_square - rest_error**2 / rest, 0.0) / (rest - 1.0)
-            a, b = var_s / size, var_r / rest
-            statistic = diff / np.sqrt(a + b)
-            dof = (a + b) ** 2 / (a**2 / (size - 1.0) + b**2 / (rest - 1.0))
-            result = stats.t.logsf(statistic, dof)
-            result = np.where(a + b == 0, np.where(diff > 0, -np.inf, 0.0), result)
-    result = np.where((rest <= 0) | np.isnan(result), 0.0, result)
+    result = _log_sf(*one_sided_statistic(objective, size, error_sum, square_sum))
     return result if log else np.exp(result)
+
+
+@dataclass
+class Family:
+    """The test statistics of every evaluated slice: the multiple-testing family.
+
+    Statistics (and degrees of freedom) are stored rather than p-values because the
+    tail function, not the statistic, is the costly part; :meth:`pvalues` evaluates it
+    only where it can matter.
+    """
+
+    statistic: list[np.ndarray]
+    dof: list[np.ndarray]
+
+    def add(self, statistic: np.ndarray, dof: np.ndarray | None) -> None:
+        """Append the statistics of a batch of evaluated slices."""
+        self.statistic.append(statistic)
+        if dof is not None:
+            self.dof.append(dof)
+
+    @property
+    def size(self) -> int:
+        """Number of slices in the family, ``m``."""
+        return sum(s.size for s in self.statistic)
+
+    def pvalues(self, up_to: float) -> np.ndarray:
+        """Return the family's p-values, exact wherever ``p ≤ up_to``; 1 elsewhere.
+
+        Holm's value of a p-value ``q ≤ up_to`` only needs the exact members below
+        ``q`` (and ``m``); a member above ``up_to`` replaced by 1 stays above ``q``. For
+        ``up_to < 1/2`` a member can be below ``up_to`` only if its statistic reaches the
+        normal quantile ``Φ̄⁻¹(up_to) > 0``, since Student's t has a heavier upper tail
+        than the normal; the tail function runs on those members only (on all members
+        when ``up_to ≥ 1/2``).
+        """
+        statistic = np.concatenate(self.statistic) if self.statistic else np.empty(0)
+        dof = np.concatenate(self.dof) if self.dof else None
+        near = np.arange(statistic.size)
+        if up_to < 0.5:
+            # clipped: beyond 37 the normal tail underflows; slack keeps borderline members
+            bar = min(float(stats.norm.isf(up_to)), 37.0)
+            near = np.flatnonzero(statistic >= bar * (1.0 - 1e-6))
+        out = np.ones(statistic.size)
+        out[near] = np.exp(_log_sf(statistic[near], None if dof is None else dof[near]))
+        return out
+
+
+def bonferroni_adjust(p: np.ndarray, m: int) -> np.ndarray:
+    """Bonferroni-adjusted p-values ``min(1, m · p)`` in a family of ``m`` tests."""
+    return np.minimum(1.0, m * np.asarray(p, dtype=float))
+
+
+def holm_adjust(p: np.ndarray, family: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values of ``p``, members of the family ``family``.
+
+    With the family's ``m`` raw p-values sorted, ``p_(1) ≤ … ≤ p_(m)``, the adjusted
+    value of ``p_(i)`` is ``max_{j ≤ i} min(1, (m − j + 1) p_(j))`` (Holm, 1979). Ties
+    share the value of their first rank. A member of ``p`` is ranked after the family
+    members strictly below it, so a value recomputed from a slice's rows that differs
+    from its family copy by rounding still gets (to rounding) its Holm value.
+    """
+    p = np.asarray(p, dtype=float)
+    ordered = np.sort(family)
+    m = ordered.size
+    running = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * ordered))
+    below = np.searchsorted(ordered, p, side="left")  # family members strictly smaller
+    prior = np.where(below > 0, running[np.maximum(below - 1, 0)], 0.0)
+    return np.maximum(prior, np.minimum(1.0, (m - below) * p))
 
 
 def _bootstrap_means(

@@ -17,6 +17,7 @@ from evenhand._errors import EvenhandError
 __all__ = ["register"]
 
 SCHEMA = "evenhand.slices/1"
+P_HEADERS = {"bonferroni": "p (Bonf.)", "holm": "p (Holm)"}
 
 
 def _columns(text: str | None) -> list[str] | None:
@@ -56,6 +57,7 @@ def _write_json(result: pl.DataFrame, info: Any, path: Path, config: dict[str, A
 
 def print_slices(result: pl.DataFrame, info: Any, title: str) -> None:
     """One row per slice: error with its interval, lift, corrected p-value, score."""
+    p_header = P_HEADERS[info.correction]
     rows = [
         {
             "#": i + 1,
@@ -63,7 +65,7 @@ def print_slices(result: pl.DataFrame, info: Any, title: str) -> None:
             "size": r["size"],
             "error [CI]": with_ci(r["error"], r["error_ci_low"], r["error_ci_high"]),
             "lift": fmt(r["lift"], 2),
-            "p (Bonf.)": fmt_p(r["p_value"]),
+            p_header: fmt_p(r["p_value"]),
             "score": fmt(r["score"]),
         }
         for i, r in enumerate(result.iter_rows(named=True))
@@ -101,6 +103,10 @@ def _slices_command(
     bins: Annotated[int, typer.Option(help="Quantile bins per numeric feature.")] = 5,
     seed: Annotated[int | None, typer.Option(help="Seed of bootstrap intervals.")] = None,
     ci: Annotated[str, typer.Option(help="Error interval: auto or bootstrap.")] = "auto",
+    correction: Annotated[
+        str,
+        typer.Option(help="Family-wise p-value correction: bonferroni or holm (more power)."),
+    ] = "bonferroni",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the slices JSON.")] = None,
 ) -> None:
     """Find the slices of FILE where the model errs most (exact SliceLine top-k)."""
@@ -124,6 +130,7 @@ def _slices_command(
             rank_by=rank_by,
             n_bins=bins,
             ci=ci,
+            correction=correction,
             return_stats=True,
         )
     target = f"loss {loss}" if loss else f"{y_true} vs {y_pred}"
@@ -145,6 +152,7 @@ def _slices_command(
             "alpha": alpha,
             "rank_by": rank_by,
             "bins": bins,
+            "correction": correction,
         }
         _write_json(result, info, json_out, config)
 
