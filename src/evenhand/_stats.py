@@ -91,28 +91,6 @@ class BinaryStats:
         assert self.bin_max is not None  # both are set from the score (see _to_arrays)
         return bool(np.all(self.bin_exact[~np.isnan(self.bin_max)]))
 
-    def regroup(self, keys: pl.DataFrame, codes: np.ndarray) -> BinaryStats:
-        """Sum groups that share a code: used for single attributes and the overall row."""
-        size = len(keys)
-
-        def fold(a: np.ndarray) -> np.ndarray:
-            out = np.zeros((size, *a.shape[1:]), dtype=a.dtype)
-            np.add.at(out, codes, a)
-            return out
-
-        def fold_score(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else fold(a)
-
-        return replace(
-            self,
-            keys=keys,
-            weight=fold(self.weight),
-            rows=fold(self.rows),
-            weight_sq=fold(self.weight_sq),
-            score_sum=fold_score(self.score_sum),
-            score_sq=fold_score(self.score_sq),
-        )
-
 
 @dataclass(frozen=True)
 class RegressionStats:
