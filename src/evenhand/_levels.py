@@ -281,7 +281,7 @@ def _flags(value, count, min_group_size, names, probability=True, binned=False) 
 
     ``small_group``, ``zero_division``, ``score_not_probability`` (ECE of scores outside
     [0, 1]) and ``binned`` (AUC from a histogram whose bins hold several distinct scores:
-    within 2e-5 of the exact value in our tests, not exact).
+    within 1e-3 of the exact value in our tests, not exact).
     """
     flags = np.full(value.shape, "", dtype=object)
     small = count < min_group_size
