@@ -52,7 +52,8 @@ class Decomposition:
         Tidy frames (in the input's library) with one row per component (and factor group, or
         variable level) and the columns ``contribution``, ``se``, ``ci_low``, ``ci_high``,
         ``share`` (= contribution / gap; ``nan`` when the gap is 0), ``share_ci_low``,
-        ``share_ci_high`` and ``se_delta`` (delta-method standard error; Oaxaca only).
+        ``share_ci_high`` and ``se_delta`` (delta-method standard error; for Fairlie only on
+        the explained parts, given the coefficients' uncertainty alone).
     groups : tuple
         The two group values ``(A, B)``.
     means : dict
@@ -63,7 +64,9 @@ class Decomposition:
     Notes
     -----
     ``se`` and the intervals come from the bootstrap when ``n_boot > 0`` (percentile
-    intervals, replicates with a singular regression left out), else from the delta method.
+    intervals, replicates with a singular regression left out), else from the delta method
+    (normal intervals; Shapley has none, Fairlie's leave out the regressors' sampling
+    variation, as Fairlie 2005 and Stata's ``fairlie`` do).
     Fairlie reports the unexplained part as a total only; Shapley reports factor groups only
     (``by_variable`` is empty).
 
