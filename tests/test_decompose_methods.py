@@ -176,9 +176,6 @@ def test_shapley_bad_input(cohort) -> None:
     many = {f"f{i}": [c] for i, c in enumerate(frame.columns[1:-1])}
     with pytest.raises(EvenhandError, match=r"at most 8 factor groups; got 10"):
         eh.decompose(frame, factors=many, **kw)
-    weighted = frame.with_columns(w=pl.lit(1.0))
-    with pytest.raises(EvenhandError, match=r"does not support row weights"):
-        eh.decompose(weighted, factors=cohort.factors, weights="w", **kw)
     with pytest.raises(EvenhandError, match=r"must be a scikit-learn estimator; got 'logit'"):
         eh.decompose(frame, factors=cohort.factors, model="logit", **kw)
 

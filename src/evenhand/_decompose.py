@@ -145,7 +145,11 @@ def decompose(
     Shapley values over all coalitions sum to ``v(all) − v(∅)`` (explained); the unexplained
     part is ``Δ − explained``, so shares sum to 1 exactly. The model is fitted on the
     reference group's rows, on all rows (``"neumark"``) or on all rows with an indicator of
-    group B set to 0 when predicting (``"jann"``).
+    group B set to 0 when predicting (``"jann"``). With ``weights`` the model is fitted with
+    them (weighted least squares; ``fit(X, y, sample_weight=w)`` for an estimator, which must
+    accept it), ``v(∅)``/``v(all)`` are weighted mean predictions, ``"matching"`` draws A and
+    B rows with probabilities proportional to their weights, and ``"reweighting"`` fits the
+    logit with the weights and gives a B row the weight ``w_j · P(A | x_S) / P(B | x_S)``.
 
     Parameters
     ----------
@@ -164,7 +168,10 @@ def decompose(
     kind : {"twofold", "threefold"}
         Threefold is available for Oaxaca only.
     weights : str, optional
-        Column of non-negative row weights (Oaxaca and Fairlie).
+        Column of finite non-negative row weights, accepted by all three methods
+        (frequency weights: an integer weight ``k`` counts as ``k`` copies of the row; a
+        missing weight drops the row like any missing value). Bootstrap replicates resample
+        rows within each group and every drawn row keeps its weight.
     groups : (A, B), optional
         Order of the two group values (default: the reference group first, else sorted).
     model : str or estimator, optional
