@@ -472,3 +472,14 @@ def test_rare_category_singular_replicates_are_skipped() -> None:
         df, outcome="y", group="g", factors={**FACTORS, "c": ["level"]}, n_boot=100, seed=0
     )
     assert res.by_factor["ci_low"].is_finite().all()
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.inf])
+def test_bad_weight_is_named_in_the_error(bad: float) -> None:
+    cohort = eh.datasets.make_cardiac_cohort(400, seed=0)
+    frame = cohort.frame.with_columns(pl.lit(1.0).alias("w"))
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(bad).otherwise(pl.col("w")).alias("w"))
+    with pytest.raises(EvenhandError, match=rf"weights column 'w'.*got {bad!r} \(1 such rows\)"):
+        eh.decompose(frame, outcome="complication", group="group", factors=cohort.factors,
+                     weights="w", n_boot=0)

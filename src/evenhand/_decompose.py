@@ -179,7 +179,7 @@ def decompose(
         (classifiers contribute ``predict_proba[:, 1]``).
     n_boot : int
         Bootstrap replicates (rows resampled within each group); 0 for none (Oaxaca then uses
-        delta-method normal intervals).
+        delta-method normal intervals, and Fairlie for its explained parts).
     confidence_level : float
         Level of the percentile intervals.
     n_orders : int

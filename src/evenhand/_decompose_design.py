@@ -244,10 +244,11 @@ def build_design(
     w = None
     if weights is not None:
         w = arrays[weights].cast(pl.Float64).to_numpy()
-        if np.any(w < 0) or not np.all(np.isfinite(w)):
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
             raise EvenhandError(
                 f"The weights column {weights!r} must hold finite non-negative numbers; got "
-                f"minimum {np.min(w)!r}."
+                f"{float(w[bad][0])!r} ({int(bad.sum())} such rows)."
             )
     blocks = [np.ones((arrays.height, 1))]
     columns, levels, factor_of = [INTERCEPT], [None], [INTERCEPT]
