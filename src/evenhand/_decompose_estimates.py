@@ -23,6 +23,7 @@ __all__ = [
     "interval",
     "single_threaded_blas",
     "stratified_indices",
+    "weighted_mean",
 ]
 
 
@@ -96,6 +97,11 @@ def single_threaded_blas() -> Any:
 
         return nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def weighted_mean(x: np.ndarray, w: np.ndarray | None) -> float:
+    """Mean of ``x``, weighted by ``w`` (plain mean when ``w`` is ``None``)."""
+    return float(np.mean(x)) if w is None else float(np.average(x, weights=w))
 
 
 def stratified_indices(in_b: np.ndarray, rng: np.random.Generator) -> np.ndarray:

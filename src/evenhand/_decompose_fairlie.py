@@ -23,6 +23,7 @@ from evenhand._decompose_estimates import (
     Label,
     bootstrap_replicates,
     explained_labels,
+    weighted_mean,
 )
 from evenhand._errors import EvenhandError
 
@@ -144,10 +145,6 @@ def coef_covariance(
     n = int(np.count_nonzero(w > 0))
     cov = bread @ (u.T @ u) @ bread * (n / max(n - 1, 1))
     return 0.5 * (cov + cov.T)
-
-
-def _wmean(x: np.ndarray, w: np.ndarray | None) -> float:
-    return float(np.mean(x)) if w is None else float(np.average(x, weights=w))
 
 
 def _sorted_sample(n: int, k: int, w: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
@@ -301,8 +298,9 @@ def _estimate(
     params = fit_binary(*ref_data, link, start)
     beta = params[: z.shape[1]]
     wa, wb = (None, None) if w is None else (w[~in_b], w[in_b])
-    ya, yb = _wmean(y[~in_b], wa), _wmean(y[in_b], wb)
-    explained = _wmean(_cdf(link, z[~in_b] @ beta), wa) - _wmean(_cdf(link, z[in_b] @ beta), wb)
+    ya, yb = weighted_mean(y[~in_b], wa), weighted_mean(y[in_b], wb)
+    explained = (weighted_mean(_cdf(link, z[~in_b] @ beta), wa)
+                 - weighted_mean(_cdf(link, z[in_b] @ beta), wb))
     detail, grad = _detail(
         z[~in_b], z[in_b], wa, wb, beta, units, n_orders, link, rng, gradient=delta
     )

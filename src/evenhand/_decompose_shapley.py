@@ -41,6 +41,7 @@ from evenhand._decompose_estimates import (
     Label,
     bootstrap_replicates,
     explained_labels,
+    weighted_mean,
 )
 from evenhand._decompose_fairlie import _NoConvergence
 from evenhand._errors import EvenhandError
@@ -53,10 +54,6 @@ _PREDICT_ROWS = 500_000  # hybrid rows per predict call (bounds memory)
 
 class _ZeroWeight(_NoConvergence):
     """A group whose rows all have weight 0 (a bootstrap replicate of it is left out)."""
-
-
-def _wmean(x: np.ndarray, w: np.ndarray | None) -> float:
-    return float(np.mean(x)) if w is None else float(np.average(x, weights=w))
 
 
 def shapley_weights(n_players: int) -> np.ndarray:
@@ -187,8 +184,8 @@ def _coalition_values(
     pb = xb[_draw(wb, xb.shape[0], k, rng)]
     n_coal = col_masks.shape[0]
     v = np.empty(n_coal)
-    v[0] = _wmean(predict(xb), wb)
-    v[-1] = _wmean(predict(xa), wa)
+    v[0] = weighted_mean(predict(xb), wb)
+    v[-1] = weighted_mean(predict(xa), wa)
     per_call = max(1, _PREDICT_ROWS // k)
     inner = np.arange(1, n_coal - 1)
     for start in range(0, inner.size, per_call):
@@ -229,7 +226,7 @@ def _reweighted_values(
     x = _standardise(np.vstack([xa, xb]), w)
     is_a = np.r_[np.ones(xa.shape[0]), np.zeros(xb.shape[0])]
     v = np.empty(col_masks.shape[0])
-    v[0], v[-1] = _wmean(pred_b, wb), _wmean(predict(xa), wa)
+    v[0], v[-1] = weighted_mean(pred_b, wb), weighted_mean(predict(xa), wa)
     for c in range(1, col_masks.shape[0] - 1):
         design = np.hstack([np.ones((x.shape[0], 1)), x[:, col_masks[c]]])
         log_odds = design[xa.shape[0] :] @ fit_binary(design, is_a, w, "logit")
@@ -258,7 +255,7 @@ def _estimate(
     else:
         v = _coalition_values(predict, x[~in_b], x[in_b], wa, wb, col_masks, max_pairs, rng)
     phi = _shapley_values(v, len(design.factor_names))
-    ya, yb = _wmean(y[~in_b], wa), _wmean(y[in_b], wb)
+    ya, yb = weighted_mean(y[~in_b], wa), weighted_mean(y[in_b], wb)
     explained = v[-1] - v[0]
     return np.concatenate([[ya, yb, ya - yb, explained], phi, [ya - yb - explained]])
 
