@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from evenhand._allocate_problem import Problem, Rule, capacity_used, check_rule, group_table
+from evenhand._json import dump_json, jsonable, records
 
 __all__ = ["SCHEMA", "Allocation", "Solution"]
 
@@ -264,26 +264,23 @@ class Allocation:
         out = {
             "schema": SCHEMA, "evenhand_version": __version__,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "config": _jsonable(self.config), "rows": self._prob.n,
+            "config": jsonable(self.config), "rows": self._prob.n,
             "status": self.status, "method": self.method, "served": self.served,
             "capacity_used": self.capacity_used, "total_benefit": self.total_benefit,
             "unconstrained_benefit": self.unconstrained_benefit,
             "price_of_fairness": self.price_of_fairness,
-            "relative_price_of_fairness": _jsonable(self.relative_price_of_fairness),
-            "total_benefit_ci": _jsonable(self.total_benefit_ci),
-            "price_of_fairness_ci": _jsonable(self.price_of_fairness_ci),
-            "groups": _records(self._group_frame(self._sol, self._rule)),
+            "relative_price_of_fairness": jsonable(self.relative_price_of_fairness),
+            "total_benefit_ci": jsonable(self.total_benefit_ci),
+            "price_of_fairness_ci": jsonable(self.price_of_fairness_ci),
+            "groups": records(self._group_frame(self._sol, self._rule)),
         }
         if self._compare is not None:
-            out["compare"] = _records(self._compare_frame())
+            out["compare"] = records(self._compare_frame())
         return out
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
         """Serialise :meth:`to_dict` as JSON (``NaN`` written as ``null``); write to ``path``."""
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        return dump_json(self.to_dict(), path, indent=indent)
 
     def chart(self) -> Any:
         """Altair chart of service rate by group (per rule when ``compare`` was given).
@@ -317,13 +314,3 @@ def _price(prob: Problem, ref: Solution, sol: Solution) -> float:
 
 def _out(frame: pl.DataFrame, library: str) -> Any:
     return frame.to_pandas() if library == "pandas" else frame
-
-
-def _jsonable(value: Any) -> Any:
-    from evenhand._json import jsonable as audit_jsonable
-
-    return audit_jsonable(value)
-
-
-def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _jsonable(v) for k, v in r.items()} for r in frame.iter_rows(named=True)]

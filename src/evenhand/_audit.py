@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +15,7 @@ from evenhand._custom import custom_levels
 from evenhand._disparity import disparity_frame, summary_frame
 from evenhand._errors import EvenhandError
 from evenhand._frame import as_column_list, from_any, native_library, require_columns
-from evenhand._json import jsonable
+from evenhand._json import dump_json, jsonable, records
 from evenhand._levels import Level, binary_levels, level_specs, regression_levels
 from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS
 from evenhand._multiclass import multiclass_levels
@@ -410,9 +409,6 @@ class Audit:
         """Everything as plain JSON-ready Python objects (schema ``evenhand.audit/1``)."""
         from evenhand import __version__
 
-        def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-            return [{k: jsonable(v) for k, v in r.items()} for r in frame.iter_rows(named=True)]
-
         out = {
             "schema": SCHEMA,
             "evenhand_version": __version__,
@@ -433,10 +429,7 @@ class Audit:
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
         """Serialise :meth:`to_dict` as JSON (``NaN`` written as ``null``); write to ``path``."""
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        return dump_json(self.to_dict(), path, indent=indent)
 
     def to_html(self, path: str | Path | None = None, **options: Any) -> str:
         """Render the self-contained HTML report; write it to ``path`` when given.

@@ -9,6 +9,7 @@ import polars as pl
 
 from evenhand._decompose_estimates import Estimates, interval
 from evenhand._frame import output_like
+from evenhand._json import jsonable, records
 
 __all__ = ["Decomposition"]
 
@@ -22,14 +23,6 @@ _FRAME_COLUMNS = [
     "share_ci_high",
     "se_delta",
 ]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 class Decomposition:
@@ -182,15 +175,11 @@ class Decomposition:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain Python values (JSON-serialisable; ``nan`` becomes ``None``)."""
-
-        def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-            return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dicts()]
-
         return {
             "method": self.method,
             "kind": self.kind,
-            "reference": _jsonable(self.reference),
-            "groups": [_jsonable(g) for g in self.groups],
+            "reference": jsonable(self.reference),
+            "groups": [jsonable(g) for g in self.groups],
             "means": {str(k): v for k, v in self.means.items()},
             "n": {str(k): v for k, v in self.n.items()},
             "n_dropped": self.n_dropped,
@@ -205,7 +194,7 @@ class Decomposition:
             "by_variable": records(
                 self._frame("variable", ["component", "factor", "variable", "level"])
             ),
-            **{k: _jsonable(v) for k, v in self._info.items() if k in _EXTRA_INFO},
+            **{k: jsonable(v) for k, v in self._info.items() if k in _EXTRA_INFO},
         }
 
     def _waterfall_steps(self) -> list[dict[str, Any]]:
@@ -235,7 +224,7 @@ class Decomposition:
             for side in ("ci_low", "ci_high"):  # the interval drawn where the bar ends
                 ci = step.get(side)
                 step[f"{side}_end"] = None if ci is None else start + ci
-        return [{k: _jsonable(v) for k, v in s.items()} for s in steps]
+        return [{k: jsonable(v) for k, v in s.items()} for s in steps]
 
     def chart(self) -> Any:
         """Return a waterfall chart (altair) from 0 to the gap through each part.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
-__all__ = ["jsonable"]
+__all__ = ["dump_json", "jsonable", "records"]
 
 
 def jsonable(value: Any) -> Any:
@@ -25,3 +28,19 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | bool):
         return value
     return str(value)
+
+
+def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as JSON-ready dicts (see :func:`jsonable`)."""
+    return [{k: jsonable(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+
+
+def dump_json(payload: Any, path: str | Path | None = None, *, indent: int | None = 2) -> str:
+    """Serialise ``payload`` strictly (a stray ``NaN`` is an error, not invalid JSON).
+
+    Writes the text to ``path`` when given and returns it.
+    """
+    text = json.dumps(payload, indent=indent, allow_nan=False)
+    if path is not None:
+        Path(path).write_text(text)
+    return text

@@ -8,14 +8,9 @@ from typing import Any
 
 import polars as pl
 
+from evenhand._json import records
+
 __all__ = ["Certificate"]
-
-
-def _clean(value: Any) -> Any:
-    """JSON-friendly scalars: non-finite floats become ``None``."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _range_text(spec: Any) -> str:
@@ -123,9 +118,6 @@ class Certificate:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable summary and all four tables as lists of records."""
-        def records(df: pl.DataFrame) -> list[dict[str, Any]]:
-            return [{k: _clean(v) for k, v in r.items()} for r in df.to_dicts()]
-
         return {
             "method": self.method,
             "guaranteed": self.guaranteed,
@@ -156,7 +148,7 @@ class Certificate:
         table = self._metric_bounds
         if metrics is not None:
             table = table.filter(pl.col("metric").is_in(metrics))
-        values = [{k: _clean(v) for k, v in r.items()} for r in table.to_dicts()]
+        values = records(table)
         base = alt.Chart(alt.Data(values=values)).encode(y=alt.Y("group:N", title=None))
         rule = base.mark_rule(strokeWidth=3).encode(
             x=alt.X("low:Q", title="metric value"), x2="high:Q"
