@@ -33,7 +33,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from evenhand._metrics import CALIBRATION_BINS, Table, bin_matmul, calibration_onehot
+from evenhand._metrics import (
+    CALIBRATION_BINS,
+    Table,
+    bin_matmul,
+    calibration_onehot,
+    onehot_matrix,
+)
 from evenhand._stats import BinaryStats
 
 __all__ = [
@@ -71,9 +77,7 @@ def _merge_map(mass: np.ndarray, calib: np.ndarray) -> np.ndarray:
 
 def _merge_bins(a: np.ndarray, mapping: np.ndarray, size: int) -> np.ndarray:
     """Sum the last axis of ``a`` into ``size`` merged bins."""
-    onehot = np.zeros((mapping.size, size))
-    onehot[np.arange(mapping.size), mapping] = 1.0
-    return bin_matmul(a, onehot)
+    return bin_matmul(a, onehot_matrix(mapping, size).T)
 
 
 def merged_table(

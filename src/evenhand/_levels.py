@@ -15,12 +15,11 @@ from scipy import stats as sps
 
 from evenhand._bootstrap import draw_replicates
 from evenhand._frame import group_codes
-from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS, Metric, Table
+from evenhand._metrics import BINARY_METRICS, REGRESSION_METRICS, Metric, Table, onehot_matrix
 from evenhand._stats import BinaryStats, RegressionStats
 from evenhand._uncertainty import normal_quantile, wilson
 
-__all__ = ["Level", "binary_levels", "finish_level", "level_codes", "level_specs", "onehot_matrix",
-           "rate_counts",
+__all__ = ["Level", "binary_levels", "finish_level", "level_specs", "rate_counts",
            "regression_levels"]
 
 OVERALL = "overall"
@@ -81,18 +80,6 @@ def level_specs(sensitive: Sequence[str], intersect: bool) -> list[tuple[str, ..
         return [tuple(sensitive)]
     specs = [tuple(sensitive)] if intersect else []
     return specs + [(c,) for c in sensitive]
-
-
-def level_codes(keys: pl.DataFrame, attrs: tuple[str, ...]) -> tuple[pl.DataFrame, np.ndarray]:
-    """Keys of the grouping ``attrs`` and the code of each finer group within it."""
-    return group_codes(keys, attrs)
-
-
-def onehot_matrix(codes: np.ndarray, size: int) -> np.ndarray:
-    """``M[h, g] = 1`` where finer group ``g`` belongs to coarser group ``h``."""
-    onehot = np.zeros((size, codes.size))
-    onehot[codes, np.arange(codes.size)] = 1.0
-    return onehot
 
 
 def _percentile(boot: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +148,7 @@ def binary_levels(
     (``onehot @ groups``) and each metric is computed once, for every group of every
     grouping and every bootstrap replicate together.
     """
-    blocks = [(attrs, *level_codes(stats.keys, attrs)) for attrs in [*specs, ()]]
+    blocks = [(attrs, *group_codes(stats.keys, attrs)) for attrs in [*specs, ()]]
     onehot = np.vstack([onehot_matrix(codes, max(len(keys), 1)) for _, keys, codes in blocks])
     pool = np.zeros(onehot.shape[0], dtype=bool)
     pool[-1] = True  # the overall row: calibration_gap's pooled population
@@ -309,7 +296,7 @@ def regression_levels(
     metrics = [REGRESSION_METRICS[n] for n in names]
     out = []
     for attrs in [*specs, ()]:
-        keys, codes = level_codes(stats.keys, attrs)
+        keys, codes = group_codes(stats.keys, attrs)
         folded = stats.regroup(keys if attrs else pl.DataFrame({"_": [0]}), codes)
         s = folded.sums
         value = np.array([m.compute(s) for m in metrics])

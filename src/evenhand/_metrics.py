@@ -59,16 +59,25 @@ __all__ = [
     "Table",
     "bin_matmul",
     "calibration_onehot",
+    "onehot_matrix",
 ]
 
 CALIBRATION_BINS = 10
 
 
+def onehot_matrix(codes: np.ndarray, size: int) -> np.ndarray:
+    """``M[h, g] = 1`` where item ``g`` has code ``h`` (``size`` rows, one column per item).
+
+    ``M @ a`` sums the items (groups, histogram bins) that share a code.
+    """
+    onehot = np.zeros((size, codes.size))
+    onehot[codes, np.arange(codes.size)] = 1.0
+    return onehot
+
+
 def calibration_onehot(calib: np.ndarray) -> np.ndarray:
     """``[bin, m]`` matrix mapping each histogram bin to its calibration bin ``m``."""
-    onehot = np.zeros((calib.size, CALIBRATION_BINS))
-    onehot[np.arange(calib.size), calib] = 1.0
-    return onehot
+    return onehot_matrix(calib, CALIBRATION_BINS).T
 
 
 def bin_matmul(a: np.ndarray, matrix: np.ndarray) -> np.ndarray:

@@ -22,8 +22,8 @@ import polars as pl
 from evenhand._bootstrap import draw_cells
 from evenhand._errors import EvenhandError
 from evenhand._frame import group_codes
-from evenhand._levels import Level, finish_level, onehot_matrix, rate_counts
-from evenhand._metrics import BINARY_METRICS, Table
+from evenhand._levels import Level, finish_level, rate_counts
+from evenhand._metrics import BINARY_METRICS, Table, onehot_matrix
 from evenhand._stats import _collect, _lazy, _validation_pass, checked_columns
 
 __all__ = ["multiclass_levels"]
