@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from evenhand._levels import Level
+from evenhand._metrics import onehot_matrix
 from evenhand._stats import BinaryStats
 from evenhand._uncertainty import normal_quantile, wilson
 
@@ -87,12 +88,6 @@ def _level_codes(stats: BinaryStats, level: Level) -> np.ndarray:
     )
 
 
-def _fold(a: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros((size, *a.shape[1:]))
-    np.add.at(out, codes, a)
-    return out
-
-
 def grouped_histogram(
     stats: BinaryStats, level: Level, max_groups: int | None = MAX_CURVE_GROUPS
 ) -> GroupedHistogram:
@@ -103,9 +98,9 @@ def grouped_histogram(
     if not stats.has_score or stats.edges is None:
         raise ValueError("the audit has no score histogram")
     size = max(len(level.keys), 1)
-    codes = _level_codes(stats, level)
-    by_label = _fold(stats.weight.sum(axis=2), codes, size)  # [group, y_true, bin]
-    by_label_sq = _fold(stats.weight_sq.sum(axis=2), codes, size)
+    fold = onehot_matrix(_level_codes(stats, level), size)
+    by_label = np.tensordot(fold, stats.weight.sum(axis=2), axes=1)  # [group, y_true, bin]
+    by_label_sq = np.tensordot(fold, stats.weight_sq.sum(axis=2), axes=1)
     keep = np.arange(size)
     if max_groups is not None and size > max_groups:
         keep = np.sort(np.argsort(-level.count, kind="stable")[:max_groups])
