@@ -95,16 +95,15 @@ def merged_table(
     merged_calib = np.zeros(size, dtype=np.int64)
     merged_calib[mapping] = calib
 
-    def merge(a: np.ndarray) -> np.ndarray:
-        return _merge_bins(a.sum(axis=2), mapping, size)
+    def merge(a: np.ndarray) -> np.ndarray:  # joint [group, y, ŷ, merged bin]
+        return _merge_bins(a, mapping, size)
 
     weight, score, score_sq = merge(stats.weight), merge(raw_score), merge(raw_score_sq)
-    onehot = calibration_onehot(merged_calib)
-    table = Table(stats.weight.sum(axis=-1), weight, score.sum(axis=-1), score_sq.sum(axis=-1),
-                  bin_matmul(score.sum(axis=-2), onehot), calib=merged_calib,
-                  probability=stats.probability)
-    return (table, weight, score, score_sq, merge(stats.rows.astype(float)),
-            merge(stats.weight_sq))
+    table = Table.from_joint(weight, score, score_sq, calib=merged_calib,
+                             probability=stats.probability)
+    by_label = [a.sum(axis=2) for a in (weight, score, score_sq, merge(stats.rows.astype(float)),
+                                        merge(stats.weight_sq))]
+    return (table, *by_label)
 
 
 def draw_cells(
