@@ -184,13 +184,13 @@ def draw_replicates(
         per_unit = rows
     with np.errstate(divide="ignore", invalid="ignore"):
         mean, mean_sq = (np.where(per_unit > 0, a / per_unit, 0.0) for a in (score, score_sq))
-    scores = np.einsum("rgyb,gyb->rgb", hist, mean)
+    scores = hist * mean  # [replicate, group, y, bin]
     replicates = Table(
         cell_draws,
         hist,
-        np.einsum("rgyb,gyb->rgy", hist, mean),
+        scores.sum(axis=-1),
         np.einsum("rgyb,gyb->rgy", hist, mean_sq),
-        bin_matmul(scores, calibration_onehot(calib)),
+        bin_matmul(scores.sum(axis=-2), calibration_onehot(calib)),
         calib=calib,
         probability=merged.probability,
     )
