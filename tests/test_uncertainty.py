@@ -12,7 +12,14 @@ import evenhand
 from evenhand._disparity import summary_frame
 from evenhand._levels import binary_levels
 from evenhand._stats import BinaryStats
-from evenhand._uncertainty import chi2_homogeneity, katz, newcombe, normal_quantile, wilson
+from evenhand._uncertainty import (
+    chi2_homogeneity,
+    katz,
+    newcombe,
+    normal_quantile,
+    wald_homogeneity,
+    wilson,
+)
 
 Z = normal_quantile(0.95)
 
@@ -195,3 +202,14 @@ def test_bootstrap_auc_interval_keeps_its_coverage():
         row = result.overall.row(0, named=True)
         hits += row["ci_low"] <= true_auc <= row["ci_high"]
     assert 0.93 <= hits / sims <= 0.97, hits / sims
+
+
+def test_wald_homogeneity_by_hand():
+    # inverse-variance weights 100 and 25
+    stat, df = wald_homogeneity(np.array([0.1, 0.5, np.nan, 0.2]),
+                                np.array([0.01, 0.04, 0.01, 0.0]))
+    mean = (100 * 0.1 + 25 * 0.5) / 125  # the nan estimate and the zero variance are left out
+    assert df == 1
+    assert stat == pytest.approx(100 * (0.1 - mean) ** 2 + 25 * (0.5 - mean) ** 2, rel=1e-12)
+    assert wald_homogeneity(np.array([0.1]), np.array([0.01])) == (pytest.approx(np.nan,
+                                                                                 nan_ok=True), 0)

@@ -45,6 +45,7 @@ from evenhand._uncertainty import (
     newcombe,
     normal_quantile,
     spread_interval_from_pairs,
+    wald_homogeneity,
 )
 
 __all__ = ["DEFINITIONS", "Definition", "disparity_frame", "summary_frame"]
@@ -322,17 +323,12 @@ def _homogeneity_p(level: Level, metrics: list[int]) -> float:
 def _wald_stat(level: Level, m: int) -> tuple[float, int]:
     if level.boot is None:
         return float("nan"), 0
-    values = level.value[m]
     reps = np.where(np.isfinite(level.boot[:, m]), level.boot[:, m], np.nan)
     finite = np.isfinite(reps).sum(axis=0)
     mean = np.nansum(reps, axis=0) / np.maximum(finite, 1)
+    # a group with fewer than two finite replicates gets variance 0: left out of the test
     var = np.nansum((reps - mean) ** 2, axis=0) / np.maximum(finite - 1, 1)
-    keep = np.isfinite(values) & (var > 0) & (finite > 1)
-    if keep.sum() < 2:
-        return float("nan"), 0
-    w = 1 / var[keep]
-    mean = np.sum(w * values[keep]) / w.sum()
-    return float(np.sum(w * (values[keep] - mean) ** 2)), int(keep.sum() - 1)
+    return wald_homogeneity(level.value[m], var)
 
 
 def _worst_best(level: Level, metrics: list[int], spreads: list[dict]) -> tuple[str, str]:

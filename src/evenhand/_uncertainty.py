@@ -162,20 +162,20 @@ def chi2_pvalue(statistic: float, df: int) -> float:
     return float(special.chdtrc(df, statistic))  # chi2.sf without scipy.stats' overhead
 
 
-def wald_homogeneity(values: np.ndarray, variances: np.ndarray) -> float:
-    """P-value of a Wald test that independent group estimates share one value.
+def wald_homogeneity(values: np.ndarray, variances: np.ndarray) -> tuple[float, int]:
+    """Wald statistic that independent group estimates share one value.
 
-    ``W = sum_g (m_g - m̄)² / v_g`` with the inverse-variance weighted mean ``m̄``,
-    referred to chi-square with ``G - 1`` degrees of freedom. Groups whose estimate or
-    variance is not finite, or whose variance is 0, are left out.
+    ``W = sum_g (m_g - m̄)² / v_g`` with the inverse-variance weighted mean ``m̄``; returns
+    ``(W, G - 1)``, referred to chi-square with ``G - 1`` degrees of freedom (p-value:
+    :func:`chi2_pvalue`). Groups whose estimate or variance is not finite, or whose variance
+    is 0, are left out; with fewer than two groups left the result is ``(nan, 0)``.
     """
     values = np.asarray(values, dtype=float)
     variances = np.asarray(variances, dtype=float)
     keep = np.isfinite(values) & np.isfinite(variances) & (variances > 0)
     values, variances = values[keep], variances[keep]
     if values.size < 2:
-        return float("nan")
+        return float("nan"), 0
     weights = 1.0 / variances
     mean = np.sum(weights * values) / weights.sum()
-    wald = np.sum(weights * (values - mean) ** 2)
-    return float(stats.chi2.sf(wald, df=values.size - 1))
+    return float(np.sum(weights * (values - mean) ** 2)), int(values.size - 1)
