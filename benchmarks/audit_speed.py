@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 import evenhand
-from evenhand._stats import DEFAULT_BINS
+from evenhand._core._stats import DEFAULT_BINS
 
 RACES = np.array(["African-American", "Caucasian", "Hispanic", "Asian", "Other"])
 SEXES = np.array(["Female", "Male"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 
 __version__ = "0.1.0"
 

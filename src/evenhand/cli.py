@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 
 __all__ = ["app", "main"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 
 __all__ = ["read_json_file", "scan_table"]
 

@@ -11,7 +11,7 @@ import typer
 from evenhand._cli._io import scan_table
 from evenhand._cli._tables import console, fmt, fmt_p, print_frame, with_ci
 from evenhand._cli.data_bias import print_data_bias
-from evenhand._slices_chart import slices_chart
+from evenhand._slices._chart import slices_chart
 
 __all__ = ["print_audit", "register"]
 

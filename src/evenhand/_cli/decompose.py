@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 
 __all__ = ["register"]
 
@@ -84,7 +84,7 @@ def decompose_command(
 ) -> None:
     """Decompose a gap in mean outcome between two groups into factor-group contributions."""
     from evenhand._cli._io import scan_table
-    from evenhand._decompose import decompose
+    from evenhand._decompose._decompose import decompose
 
     frame = scan_table(file)
     values = _group_values(frame, group)

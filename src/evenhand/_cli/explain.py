@@ -11,7 +11,7 @@ import typer
 
 from evenhand._cli._io import read_json_file, scan_table
 from evenhand._cli._tables import console, print_frame
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 
 __all__ = ["register"]
 

@@ -12,7 +12,7 @@ import typer
 
 from evenhand._cli._io import scan_table
 from evenhand._cli._tables import console, fmt, fmt_p, print_frame, with_ci
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 
 __all__ = ["register"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from evenhand._json import records
+from evenhand._core._json import records
 
 __all__ = ["Certificate"]
 
@@ -108,7 +108,7 @@ class Certificate:
             (pl.col("metric") == metric) & (pl.col("group") == group) & (pl.col("kind") == kind)
         )
         if hit.height != 1:
-            from evenhand._errors import EvenhandError
+            from evenhand._core._errors import EvenhandError
 
             raise EvenhandError(
                 f"No {kind} of {metric!r} for group {group!r} against {self.reference!r}; "

@@ -8,8 +8,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from evenhand._errors import EvenhandError
-from evenhand._frame import as_column_list, collect_numpy, native_library
+from evenhand._core._errors import EvenhandError
+from evenhand._core._frame import as_column_list, collect_numpy, native_library
 from evenhand.bounds._certificate import Certificate
 from evenhand.bounds._linear import linear_bounds
 from evenhand.bounds._metric_bounds import disparity_table, metric_intervals

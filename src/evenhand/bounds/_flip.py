@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from evenhand._errors import EvenhandError
-from evenhand._frame import as_column_list, collect_numpy, output_like
-from evenhand._uncertainty import normal_quantile, wilson
+from evenhand._core._errors import EvenhandError
+from evenhand._core._frame import as_column_list, collect_numpy, output_like
+from evenhand._core._uncertainty import normal_quantile, wilson
 from evenhand.bounds._model import Scorer, model_features
 
 __all__ = ["flip_test"]

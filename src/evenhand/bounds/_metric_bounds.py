@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from evenhand._metrics import BINARY_METRICS, Table
+from evenhand._core._metrics import BINARY_METRICS, Table
 
 __all__ = ["LABEL_METRICS", "disparity_table", "metric_intervals"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 
 __all__ = ["Scorer", "model_features", "named_frame"]
 

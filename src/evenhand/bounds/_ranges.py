@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from evenhand._errors import EvenhandError, did_you_mean
+from evenhand._core._errors import EvenhandError, did_you_mean
 
 __all__ = ["Domain", "parse_ranges"]
 

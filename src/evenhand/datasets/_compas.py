@@ -20,8 +20,8 @@ from typing import Any, Literal
 import narwhals.stable.v2 as nw
 import polars as pl
 
-from evenhand._errors import EvenhandError
-from evenhand._frame import from_any, require_columns
+from evenhand._core._errors import EvenhandError
+from evenhand._core._frame import from_any, require_columns
 
 __all__ = ["load_compas", "propublica_filter"]
 

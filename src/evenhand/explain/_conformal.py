@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 
 __all__ = ["GroupConformal", "encode_groups"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from evenhand._uncertainty import normal_quantile, wilson
+from evenhand._core._uncertainty import normal_quantile, wilson
 
 __all__ = ["classification_context", "record_context", "regression_context"]
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from scipy.special import logit
 
-from evenhand._errors import EvenhandError, did_you_mean
-from evenhand._frame import as_column_list, collect_numpy, from_any
+from evenhand._core._errors import EvenhandError, did_you_mean
+from evenhand._core._frame import as_column_list, collect_numpy, from_any
 from evenhand.explain import _attributions as attr
 from evenhand.explain._conformal import GroupConformal
 from evenhand.explain._context import classification_context, record_context, regression_context

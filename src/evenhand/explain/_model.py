@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 from evenhand.explain._conformal import Task
 
 __all__ = ["ModelAdapter", "fingerprint_arrays", "model_identity"]

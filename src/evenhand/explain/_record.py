@@ -200,7 +200,7 @@ class DecisionRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DecisionRecord:
         """Rebuild a record from :meth:`to_dict` output (the ``schema`` key is checked)."""
-        from evenhand._errors import EvenhandError
+        from evenhand._core._errors import EvenhandError
 
         if data.get("schema") != SCHEMA_ID:
             raise EvenhandError(

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 from evenhand.mitigate._validation import require_both_classes
 
 __all__ = [

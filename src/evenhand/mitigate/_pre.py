@@ -10,7 +10,7 @@ from sklearn.base import clone as sk_clone
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 from evenhand.mitigate._validation import (
     binary_only_tags,
     binary_target,

@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted, check_random_state
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 from evenhand.mitigate._moments import Moment
 from evenhand.mitigate._validation import (
     binary_target,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 from evenhand.mitigate._scoring import fit_post_estimator, post_fit_inputs, post_predict_inputs
 from evenhand.mitigate._validation import binary_only_tags
 

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 from evenhand.mitigate._validation import (
     binary_target,
     check_sample_weight,

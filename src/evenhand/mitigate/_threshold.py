@@ -10,7 +10,7 @@ from scipy.optimize import linprog
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_random_state
 
-from evenhand._errors import EvenhandError
+from evenhand._core._errors import EvenhandError
 from evenhand.mitigate._hull import roc_points, upper_hull
 from evenhand.mitigate._scoring import fit_post_estimator, post_fit_inputs, post_predict_inputs
 from evenhand.mitigate._validation import binary_only_tags

@@ -10,8 +10,8 @@ import polars as pl
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
-from evenhand._errors import EvenhandError
-from evenhand._frame import output_like
+from evenhand._core._errors import EvenhandError
+from evenhand._core._frame import output_like
 from evenhand.mitigate._moments import (
     BoundedGroupLoss,
     DemographicParity,

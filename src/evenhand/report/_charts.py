@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from evenhand._errors import EvenhandError
-from evenhand._levels import Level
+from evenhand._core._errors import EvenhandError
+from evenhand._core._levels import Level
 from evenhand.report import _curves
 
 __all__ = [

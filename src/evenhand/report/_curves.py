@@ -1,6 +1,6 @@
 """Score curves per group (ROC, reliability, threshold sweep) from the audit's histograms.
 
-Everything here reads :class:`evenhand._stats.BinaryStats`: weighted counts indexed
+Everything here reads :class:`evenhand._core._stats.BinaryStats`: weighted counts indexed
 ``[group, y_true, y_pred, bin]`` over uniform score bins with edges ``e_0 < … < e_B``. Bin
 ``i`` holds the scores in ``[e_i, e_{i+1})``, so the decision ``score ≥ e_i`` selects exactly
 the bins ``j ≥ i``: every rate below is exact at a bin edge, and never re-reads the data.
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from evenhand._levels import Level
-from evenhand._metrics import onehot_matrix
-from evenhand._stats import BinaryStats
-from evenhand._uncertainty import normal_quantile, wilson
+from evenhand._core._levels import Level
+from evenhand._core._metrics import onehot_matrix
+from evenhand._core._stats import BinaryStats
+from evenhand._core._uncertainty import normal_quantile, wilson
 
 __all__ = [
     "MAX_CURVE_GROUPS",

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from evenhand._errors import EvenhandError
-from evenhand._levels import Level
+from evenhand._core._errors import EvenhandError
+from evenhand._core._levels import Level
 from evenhand.report import _charts, _text
 from evenhand.report._charts import Figure, metric_label
 
@@ -170,7 +170,7 @@ def _as_polars(frame: Any) -> pl.DataFrame:
         return frame.collect()
     if isinstance(frame, (Mapping, list)):
         return pl.DataFrame(frame)
-    from evenhand._frame import from_any
+    from evenhand._core._frame import from_any
 
     nw_frame = from_any(frame)
     if hasattr(nw_frame, "collect"):

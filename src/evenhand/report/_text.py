@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from evenhand._errors import EvenhandError
-from evenhand._levels import Level
+from evenhand._core._errors import EvenhandError
+from evenhand._core._levels import Level
 
 __all__ = [
     "Wording",
@@ -102,7 +102,7 @@ def _extremes(level: Level, metric: str, min_group_size: int, reference: Any = N
     farthest from it (by ratio); otherwise the highest against the lowest group. Only groups
     whose estimate rests on at least ``min_group_size`` people take part.
     """
-    from evenhand._disparity import find_group
+    from evenhand._core._disparity import find_group
 
     m = level.index(metric)
     labels = level.labels()
