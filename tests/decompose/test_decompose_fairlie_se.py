@@ -127,7 +127,7 @@ def test_contribution_gradient_matches_finite_differences(link: str, weighted: b
     def contributions(b: np.ndarray, gradient: bool = False):
         # the same seed draws the same subsamples and orders; rows stay matched by β̂
         rng = np.random.default_rng(11)
-        return _detail_sorted(*matched, b, units, 7, link, rng, gradient=gradient)
+        return _detail_sorted(matched, b, units, 7, link, rng, gradient=gradient)
 
     value, grad = contributions(beta, gradient=True)
     np.testing.assert_array_equal(value, contributions(beta)[0])

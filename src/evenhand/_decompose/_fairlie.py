@@ -223,17 +223,16 @@ def _detail(
     :func:`_detail_sorted` draws the subsamples and orders. With ``gradient`` the mean
     gradient (units, p) w.r.t. ``beta`` is returned too, else ``None``.
     """
-    za, zb, wa, wb = _sorted_by_index(za, zb, wa, wb, beta)
-    return _detail_sorted(za, zb, wa, wb, beta, units, n_orders, link, rng, gradient=gradient)
+    groups = _sorted_by_index(za, zb, wa, wb, beta)
+    return _detail_sorted(groups, beta, units, n_orders, link, rng, gradient=gradient)
+
+
+_Groups = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 def _sorted_by_index(
-    za: np.ndarray,
-    zb: np.ndarray,
-    wa: np.ndarray | None,
-    wb: np.ndarray | None,
-    key: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    za: np.ndarray, zb: np.ndarray, wa: np.ndarray | None, wb: np.ndarray | None, key: np.ndarray
+) -> _Groups:
     """Each group's rows (and weights) in increasing order of ``z @ key`` (stable sort)."""
     order_a = np.argsort(za @ key, kind="stable")
     order_b = np.argsort(zb @ key, kind="stable")
@@ -246,23 +245,15 @@ def _sorted_by_index(
 
 
 def _detail_sorted(
-    za: np.ndarray,
-    zb: np.ndarray,
-    wa: np.ndarray | None,
-    wb: np.ndarray | None,
-    beta: np.ndarray,
-    units: list[tuple[int, ...]],
-    n_orders: int,
-    link: str,
-    rng: np.random.Generator,
-    *,
-    gradient: bool = False,
+    groups: _Groups, beta: np.ndarray, units: list[tuple[int, ...]], n_orders: int, link: str,
+    rng: np.random.Generator, *, gradient: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`_detail` on groups already sorted by the index that pairs their rows.
+    """:func:`_detail` on ``(za, zb, wa, wb)`` already sorted by the index that pairs rows.
 
     Each draw subsamples the larger group to the smaller's size and pairs rows by rank;
     as both groups are sorted, a subsample in position order is already sorted.
     """
+    za, zb, wa, wb = groups
     swap = za.shape[0] > zb.shape[0]
     small, large = (zb, za) if swap else (za, zb)
     pw, w_large = (wb, wa) if swap else (wa, wb)
