@@ -12,8 +12,10 @@ import evenhand as eh
 from evenhand._decompose._design import build_design
 from evenhand._decompose._fairlie import (
     _detail,
+    _detail_sorted,
     _explained_gradient,
     _reference_data,
+    _sorted_by_index,
     coef_covariance,
     fit_binary,
 )
@@ -120,14 +122,18 @@ def test_contribution_gradient_matches_finite_differences(link: str, weighted: b
     design = design_of(df, weighted)
     za, zb, wa, wb, units = split(design)
     beta = fit_binary(design.z, design.y, design.w, link)
+    matched = _sorted_by_index(za, zb, wa, wb, beta)
 
     def contributions(b: np.ndarray, gradient: bool = False):
         # the same seed draws the same subsamples and orders; rows stay matched by β̂
         rng = np.random.default_rng(11)
-        return _detail(za, zb, wa, wb, b, units, 7, link, rng, match_beta=beta, gradient=gradient)
+        return _detail_sorted(matched, b, units, 7, link, rng, gradient=gradient)
 
     value, grad = contributions(beta, gradient=True)
     np.testing.assert_array_equal(value, contributions(beta)[0])
+    # at β̂ this is the library's path: sort by the same β, then draw
+    library = _detail(za, zb, wa, wb, beta, units, 7, link, np.random.default_rng(11))
+    np.testing.assert_array_equal(value, library[0])
     numeric = central_difference(lambda b: contributions(b)[0], beta)
     assert grad is not None
     scale = np.abs(numeric).max()

@@ -7,7 +7,9 @@ import importlib
 
 import pytest
 
-MODULES = ["_moments", "_pre", "_reductions", "_reject_option", "_threshold", "_tradeoff"]
+MODULES = [
+    "_expgrad", "_grid_search", "_moments", "_pre", "_reject_option", "_threshold", "_tradeoff",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -215,27 +215,48 @@ def _detail(
     link: str,
     rng: np.random.Generator,
     *,
-    match_beta: np.ndarray | None = None,
     gradient: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Mean contribution of each unit over ``n_orders`` random orders and subsamples.
 
-    Each draw subsamples the larger group to the smaller's size and pairs rows by rank of
-    ``xβ*``; both groups are sorted by ``xβ*`` once, so a subsample in position order is
-    already sorted. Rows are ranked by ``match_beta`` when given (default ``beta``), so the
-    contributions can be evaluated at another ``beta`` on the same matched samples and orders
-    (same ``rng`` state). With ``gradient`` the mean gradient (units, p) w.r.t. ``beta`` is
-    returned too, else ``None``.
+    Both groups are sorted by ``xβ*`` once (:func:`_sorted_by_index`), then
+    :func:`_detail_sorted` draws the subsamples and orders. With ``gradient`` the mean
+    gradient (units, p) w.r.t. ``beta`` is returned too, else ``None``.
     """
+    groups = _sorted_by_index(za, zb, wa, wb, beta)
+    return _detail_sorted(groups, beta, units, n_orders, link, rng, gradient=gradient)
+
+
+_Groups = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
+
+
+def _sorted_by_index(
+    za: np.ndarray, zb: np.ndarray, wa: np.ndarray | None, wb: np.ndarray | None, key: np.ndarray
+) -> _Groups:
+    """Each group's rows (and weights) in increasing order of ``z @ key`` (stable sort)."""
+    order_a = np.argsort(za @ key, kind="stable")
+    order_b = np.argsort(zb @ key, kind="stable")
+    return (
+        za[order_a],
+        zb[order_b],
+        None if wa is None else wa[order_a],
+        None if wb is None else wb[order_b],
+    )
+
+
+def _detail_sorted(
+    groups: _Groups, beta: np.ndarray, units: list[tuple[int, ...]], n_orders: int, link: str,
+    rng: np.random.Generator, *, gradient: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_detail` on ``(za, zb, wa, wb)`` already sorted by the index that pairs rows.
+
+    Each draw subsamples the larger group to the smaller's size and pairs rows by rank;
+    as both groups are sorted, a subsample in position order is already sorted.
+    """
+    za, zb, wa, wb = groups
     swap = za.shape[0] > zb.shape[0]
     small, large = (zb, za) if swap else (za, zb)
-    w_small, w_large = (wb, wa) if swap else (wa, wb)
-    key = beta if match_beta is None else match_beta
-    order_s = np.argsort(small @ key, kind="stable")
-    order_l = np.argsort(large @ key, kind="stable")
-    small, large = small[order_s], large[order_l]
-    pw = None if w_small is None else w_small[order_s]
-    w_large = None if w_large is None else w_large[order_l]
+    pw, w_large = (wb, wa) if swap else (wa, wb)
     layout = _Units(units, za.shape[1])
     total = np.zeros(len(units))
     grad = np.zeros((len(units), za.shape[1])) if gradient else None

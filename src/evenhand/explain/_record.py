@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DECISION_SCHEMA", "SCHEMA_ID", "DecisionRecord", "jsonable"]
+__all__ = ["DECISION_SCHEMA", "SCHEMA_ID", "DecisionRecord", "jsonable", "plain_value"]
 
 SCHEMA_ID = "evenhand.decision/1"
 
@@ -65,6 +65,11 @@ DECISION_SCHEMA: dict[str, Any] = {
         "group_context": {"type": "object"},
     },
 }
+
+
+def plain_value(value: Any) -> Any:
+    """Return the Python scalar a numpy scalar holds; anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def jsonable(value: Any) -> Any:

@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+from evenhand.mitigate._expgrad import ExponentiatedGradient
+from evenhand.mitigate._grid_search import GridSearch
 from evenhand.mitigate._moments import (
     BoundedGroupLoss,
     DemographicParity,
@@ -29,7 +31,6 @@ from evenhand.mitigate._moments import (
     TruePositiveRateParity,
 )
 from evenhand.mitigate._pre import CorrelationRemover, DisparateImpactRemover, Reweighing
-from evenhand.mitigate._reductions import ExponentiatedGradient, GridSearch
 from evenhand.mitigate._reject_option import RejectOptionClassifier
 from evenhand.mitigate._threshold import ThresholdOptimizer
 from evenhand.mitigate._tradeoff import chart, tradeoff

@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from evenhand._core._errors import EvenhandError
 from evenhand._core._frame import output_like
+from evenhand.mitigate._expgrad import ExponentiatedGradient
 from evenhand.mitigate._moments import (
     BoundedGroupLoss,
     DemographicParity,
@@ -21,7 +22,6 @@ from evenhand.mitigate._moments import (
     Moment,
     TruePositiveRateParity,
 )
-from evenhand.mitigate._reductions import ExponentiatedGradient
 from evenhand.mitigate._validation import binary_target, encode_groups
 
 __all__ = ["chart", "tradeoff"]
