@@ -59,7 +59,8 @@ def test_added_rows_with_existing_ids_are_reported():
     trace = trace_preparation(_raw(), steps=[oversample], id_column="id", sensitive="race",
                               y_true="y")
     rows = trace.steps.set_index("race")
-    assert rows.loc["b", "rows_added"] == 2 and rows.loc["b", "rows_out"] == 4
+    assert rows.loc["b", "rows_added"] == 2
+    assert rows.loc["b", "rows_out"] == 4
     assert rows.loc["a", "rows_added"] == 0
     assert rows.loc["b", "base_rate_change_method"] == "newcombe (independent)"
     assert "added 2 row(s) repeating existing ids" in trace.sentences[0]

@@ -101,7 +101,8 @@ def trace_preparation(
     │ b     ┆ 4       ┆ 2            ┆ 0.5        │
     └───────┴─────────┴──────────────┴────────────┘
     >>> print(trace.sentences[0])
-    Step 'drop_missing' removed 25.0% of a rows [4.6%, 69.9%], 50.0% of b rows [15.0%, 85.0%] (by group, drop shares do not differ detectably (p = 0.465)).
+    Step 'drop_missing' removed 25.0% of a rows [4.6%, 69.9%], 50.0% of b rows
+    [15.0%, 85.0%] (by group, drop shares do not differ detectably (p = 0.465)).
     """
     sensitive = as_column_list(sensitive, "sensitive")
     if not 0 < ci < 1:
