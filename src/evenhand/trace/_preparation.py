@@ -188,7 +188,7 @@ def _with_metrics(counts, before, after, raw, id_column, sensitive, y_true, y_pr
         data = frame.select(id_column, y_true, y_pred).join(groups, on=id_column, how="left")
         result = audit(data, y_true=y_true, y_pred=y_pred, sensitive=sensitive,
                        metrics=metrics, pos_label=pos_label, min_group_size=1)
-        table = result._by_group_frame().select(
+        table = result.by_group.select(
             *sensitive, *(pl.col(m).alias(f"{m}_{when}") for m in metrics))
         out = out.join(table, on=sensitive, how="left", nulls_equal=True, maintain_order="left")
     return out.with_columns(
