@@ -12,7 +12,7 @@ import evenhand
 
 PUBLIC = {"EvenhandError", "__version__", "audit", "Audit", "data_bias", "find_slices",
           "decompose", "Decomposition", "allocate", "Allocation", "bounds", "datasets",
-          "explain", "mitigate"}
+          "explain", "mitigate", "trace"}
 
 
 def test_all_is_exactly_the_public_api():
