@@ -11,8 +11,8 @@ import pytest
 import evenhand
 
 PUBLIC = {"EvenhandError", "__version__", "audit", "Audit", "data_bias", "find_slices",
-          "decompose", "Decomposition", "allocate", "Allocation", "bounds", "datasets",
-          "explain", "mitigate"}
+          "decompose", "Decomposition", "allocate", "Allocation", "bounds", "compliance",
+          "datasets", "explain", "mitigate"}
 
 
 def test_all_is_exactly_the_public_api():
