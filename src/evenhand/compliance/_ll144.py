@@ -6,6 +6,8 @@ import datetime as dt
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,6 +64,25 @@ class LL144Audit:
     def to_json(self, path: str | None = None) -> str:
         """Serialise :meth:`to_dict` (non-finite numbers become ``null``); write to ``path``."""
         return dump_json(self.to_dict(), path)
+
+    def to_html(self, path: str | None = None) -> str:
+        """Render a self-contained, printable one-page summary; write it to ``path``."""
+        import jinja2
+
+        source = resources.files("evenhand.compliance").joinpath("templates/ll144.html.j2")
+        env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                                 undefined=jinja2.StrictUndefined)
+        payload = self.to_dict()
+        names = {"sex": "Sex", "race": "Race/ethnicity", "intersectional": "Intersectional"}
+        tables = [(names[k], v) for k, v in payload["tables"].items()]
+        html = env.from_string(source.read_text()).render(r=payload, tables=tables, fmt=_fmt)
+        if path is not None:
+            Path(path).write_text(html)
+        return html
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
 
 
 def _map_labels(values: np.ndarray, column: str, allowed: tuple[str, ...],
