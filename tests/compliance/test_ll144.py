@@ -72,6 +72,11 @@ def test_scoring_tool_median_rule_and_ties():
     assert race["White"]["rate"] == 0.0
     assert race["Asian"]["rate"] == 0.75
     assert race["White"]["impact_ratio"] == 0.0
+    # Katz with the Haldane correction for White's zero count: (0.5/4.5) / (3/4)
+    z = 1.959963984540054
+    se = np.sqrt(1 / 0.5 - 1 / 4.5 + 1 / 3 - 1 / 4)
+    assert race["White"]["ratio_high"] == pytest.approx((0.5 / 4.5) / 0.75 * np.exp(z * se))
+    assert race["White"]["rate_low"] == 0.0
 
 
 def test_json_round_trip_and_unknowns():

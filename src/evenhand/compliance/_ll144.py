@@ -48,6 +48,7 @@ class LL144Audit:
     data_kind: str
     test_data_explanation: str | None
     median_score: float | None
+    level: float
     _tables: dict[str, pl.DataFrame] = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,7 +58,7 @@ class LL144Audit:
             "tool": self.tool, "audit_date": self.audit_date, "data_source": self.data_source,
             "data_kind": self.data_kind, "test_data_explanation": self.test_data_explanation,
             "n_assessed": self.n_assessed, "n_unknown": self.n_unknown,
-            "median_score": self.median_score,
+            "median_score": self.median_score, "level": self.level,
             "tables": {k: records(v) for k, v in self._tables.items()},
         }
 
@@ -243,5 +244,5 @@ def ll144_audit(
         n_unknown={k: int(sum(v is None for v in labels[k])) for k in orders},
         audit_date=audit_date or dt.date.today().isoformat(), data_source=data_source,
         data_kind=data_kind, test_data_explanation=test_data_explanation,
-        median_score=median, _tables=tables,
+        median_score=median, level=level, _tables=tables,
     )
