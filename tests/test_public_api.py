@@ -11,8 +11,8 @@ import pytest
 import evenhand
 
 PUBLIC = {"EvenhandError", "__version__", "audit", "Audit", "data_bias", "find_slices",
-          "decompose", "Decomposition", "allocate", "Allocation", "bounds", "datasets",
-          "explain", "mitigate", "trace"}
+          "decompose", "Decomposition", "allocate", "Allocation", "bounds", "compliance",
+          "datasets", "explain", "mitigate", "trace"}
 
 
 def test_all_is_exactly_the_public_api():

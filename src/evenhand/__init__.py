@@ -24,7 +24,7 @@ _LAZY = {
     "allocate": "evenhand._allocate",
     "Allocation": "evenhand._allocate",
 }
-_SUBPACKAGES = ("bounds", "datasets", "explain", "mitigate", "trace")
+_SUBPACKAGES = ("bounds", "compliance", "datasets", "explain", "mitigate", "trace")
 
 __all__ = ["EvenhandError", "__version__", *_LAZY, *_SUBPACKAGES]
 
