@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from evenhand._core._errors import EvenhandError
+from evenhand._core._frame import check_column_arguments
 from evenhand._decompose._design import Design, build_design
 from evenhand._decompose._estimates import single_threaded_blas
 from evenhand._decompose._result import Decomposition
@@ -252,6 +253,9 @@ def decompose(
     >>> cohort.effects
     {'biological': 0.02, 'socioeconomic': 0.015, 'care': 0.015, 'unexplained': 0.01}
     """
+    check_column_arguments(
+        "decompose", {"outcome": outcome, "group": group, "weights": weights}
+    )
     _check_options(method, kind, n_boot, confidence_level, seed)
     design = build_design(
         data,

@@ -17,7 +17,13 @@ import numpy as np
 import polars as pl
 
 from evenhand._core._errors import EvenhandError
-from evenhand._core._frame import as_column_list, from_any, output_like, require_columns
+from evenhand._core._frame import (
+    as_column_list,
+    check_column_arguments,
+    from_any,
+    output_like,
+    require_columns,
+)
 from evenhand._slices._chart import slices_chart
 from evenhand._slices._encode import EncodedFeature, encode_features
 from evenhand._slices._search import Found, SearchResult, lattice_size, search
@@ -402,6 +408,7 @@ def find_slices(
     >>> bool((holm["p_value"] <= top["p_value"]).all())
     True
     """
+    check_column_arguments("find_slices", {}, {"features": features})
     feature_list = as_column_list(features, "features")
     if not feature_list:
         raise EvenhandError("find_slices needs at least one feature; got features=[].")

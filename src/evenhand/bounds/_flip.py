@@ -9,7 +9,12 @@ import numpy as np
 import polars as pl
 
 from evenhand._core._errors import EvenhandError
-from evenhand._core._frame import as_column_list, collect_numpy, output_like
+from evenhand._core._frame import (
+    as_column_list,
+    check_column_arguments,
+    collect_numpy,
+    output_like,
+)
 from evenhand._core._uncertainty import normal_quantile, wilson
 from evenhand.bounds._model import Scorer, model_features
 
@@ -98,6 +103,9 @@ def flip_test(
     0     0              1  167       71
     1     1              0  133       52
     """
+    check_column_arguments(
+        "flip_test", {"sensitive": sensitive}, {"proxies": proxies, "features": features}
+    )
     proxy_list = as_column_list(proxies, "proxies")
     feats = model_features(model, features)
     sens = _check(sensitive, proxy_list, feats, confidence)

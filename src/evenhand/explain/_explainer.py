@@ -11,7 +11,7 @@ import numpy as np
 from scipy.special import logit
 
 from evenhand._core._errors import EvenhandError, did_you_mean
-from evenhand._core._frame import as_column_list, collect_numpy, from_any
+from evenhand._core._frame import as_column_list, check_column_arguments, collect_numpy, from_any
 from evenhand.explain import _attributions as attr
 from evenhand.explain._conformal import GroupConformal
 from evenhand.explain._context import classification_context, record_context, regression_context
@@ -153,6 +153,9 @@ class DecisionExplainer:
     # -- calibration ---------------------------------------------------------------------
     def _fit(self, data: Any) -> None:
         self._check_params()
+        check_column_arguments("DecisionExplainer", {}, {
+            "sensitive": self.sensitive, "features": self.features,
+        })
         self.sensitive_ = as_column_list(self.sensitive, "sensitive")
         if not self.sensitive_:
             raise EvenhandError("The 'sensitive' argument must name at least one column.")
