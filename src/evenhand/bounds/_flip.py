@@ -104,7 +104,7 @@ def flip_test(
     1     1              0  133       52
     """
     check_column_arguments(
-        "flip_test", {"sensitive": sensitive}, {"proxies": proxies, "features": features}
+        "flip_test", {}, {"sensitive": sensitive, "proxies": proxies, "features": features}
     )
     proxy_list = as_column_list(proxies, "proxies")
     feats = model_features(model, features)
