@@ -50,7 +50,7 @@ def audit(
     ci: float = 0.95,
     ci_method: Literal["wilson", "bootstrap"] = "wilson",
     n_boot: int = 1000,
-    seed: int | None = None,
+    seed: int | None = 0,
     min_group_size: int = 30,
     dropna: bool = True,
     pos_label: Any = 1,
@@ -100,8 +100,10 @@ def audit(
         for everything.
     n_boot : int, default 1000
         Bootstrap replicates (drawn over the count table, so cheap at any size).
-    seed : int, optional
-        Seed of every random step.
+    seed : int or None, default 0
+        Seed of every random step (bootstrap intervals).
+        The default, 0, makes repeated calls give identical results; pass ``seed=None``
+        explicitly for fresh randomness on every call.
     min_group_size : int, default 30
         Groups with fewer rows are flagged ``small_group`` (never dropped).
     dropna : bool, default True

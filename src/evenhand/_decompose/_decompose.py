@@ -101,7 +101,7 @@ def decompose(
     n_orders: int = 100,
     max_pairs: int = 20_000,
     equalise: Literal["matching", "reweighting"] = "matching",
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = 0,
 ) -> Decomposition:
     """Decompose the gap in mean ``outcome`` between two groups into factor-group parts.
 
@@ -189,8 +189,10 @@ def decompose(
         Random (A, B) pairs used for Shapley coalition values (``equalise="matching"``).
     equalise : {"matching", "reweighting"}
         How Shapley equalises a coalition's distribution (see above).
-    seed : int, Generator or None
+    seed : int, Generator or None, default 0
         Seed of every random step (bootstrap, Fairlie orders, Shapley pairs).
+        The default, 0, makes repeated calls give identical results; pass ``seed=None``
+        explicitly for fresh randomness on every call.
 
     Returns
     -------

@@ -272,7 +272,7 @@ def find_slices(
     min_support: int | float | None = None,
     top_k: int = 10,
     alpha: float = 0.95,
-    seed: int | None = None,
+    seed: int | None = 0,
     rank_by: Literal["score", "lift", "significance"] = "score",
     n_bins: int = 5,
     confidence: float = 0.95,
@@ -333,8 +333,10 @@ def find_slices(
         Number of slices returned (fewer if fewer qualify).
     alpha : float, default 0.95
         SliceLine's weight of the error term, in (0, 1].
-    seed : int, optional
-        Seed of the bootstrap (``ci="bootstrap"``); nothing else is random.
+    seed : int or None, default 0
+        Seed of the bootstrap (``ci="bootstrap"``); nothing else is random. The default, 0,
+        makes repeated calls give identical results; pass ``seed=None`` explicitly for
+        fresh randomness on every call.
     rank_by : {"score", "lift", "significance"}, default "score"
         Ranking criterion, see above.
     n_bins : int, default 5

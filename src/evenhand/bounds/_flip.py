@@ -49,7 +49,7 @@ def flip_test(
     *,
     sensitive: str,
     proxies: Sequence[str] | None = None,
-    seed: int | None = None,
+    seed: int | None = 0,
     features: Sequence[str] | None = None,
     threshold: float = 0.5,
     confidence: float = 0.95,
@@ -71,8 +71,10 @@ def flip_test(
         The sensitive column; it should be a model feature unless ``proxies`` are given.
     proxies : list of str, optional
         Features resampled from the counterfactual group's distribution.
-    seed : int, optional
+    seed : int or None, default 0
         Seed of the proxy resampling.
+        The default, 0, makes repeated calls give identical results; pass ``seed=None``
+        explicitly for fresh randomness on every call.
     features : list of str, optional
         The model's input columns; defaults to ``model.feature_names_in_``.
     threshold : float, default 0.5

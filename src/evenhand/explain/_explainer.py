@@ -65,8 +65,10 @@ class DecisionExplainer:
     alpha : float, default 0.1
         Conformal miscoverage: sets/intervals cover with probability ``>= 1 - alpha``
         in every group.
-    seed : int, optional
-        Seeds the background sample, sampled Shapley values and the recourse search.
+    seed : int or None, default 0
+        Seed of the background sample, sampled Shapley values and the recourse search.
+        The default, 0, makes repeated calls give identical results; pass ``seed=None``
+        explicitly for fresh randomness on every call.
     n_permutations : int, default 256
         Permutations per row for sampled Shapley values (standard error shrinks as
         ``1 / sqrt(n_permutations)``).
@@ -131,7 +133,7 @@ class DecisionExplainer:
         bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
         monotone: Mapping[str, str] | None = None,
         alpha: float = 0.1,
-        seed: int | None = None,
+        seed: int | None = 0,
         n_permutations: int = 256,
         background_size: int = 100,
     ) -> None:
