@@ -32,7 +32,12 @@ import numpy as np
 import polars as pl
 
 from evenhand._core._errors import EvenhandError
-from evenhand._core._frame import as_column_list, from_any, require_columns
+from evenhand._core._frame import (
+    as_column_list,
+    check_column_arguments,
+    from_any,
+    require_columns,
+)
 
 __all__ = ["EPS", "RULES", "Problem", "Rule", "build_problem", "check_rule", "group_table"]
 
@@ -138,6 +143,10 @@ def build_problem(
     benefit_draws: Sequence[str] | None,
 ) -> Problem:
     """Select and validate the columns of ``data`` (only those leave the engine)."""
+    check_column_arguments(
+        "allocate", {"benefit": benefit, "cost": cost, "need": need, "benefit_se": benefit_se},
+        {"group": group, "benefit_draws": benefit_draws},
+    )
     frame = from_any(data)
     groups = as_column_list(group, "group")
     if not groups:

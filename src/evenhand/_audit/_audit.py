@@ -16,7 +16,13 @@ from evenhand._audit._multiclass import multiclass_levels
 from evenhand._audit._ranking import ranking_levels
 from evenhand._core._disparity import disparity_frame, summary_frame
 from evenhand._core._errors import EvenhandError
-from evenhand._core._frame import as_column_list, from_any, native_library, require_columns
+from evenhand._core._frame import (
+    as_column_list,
+    check_column_arguments,
+    from_any,
+    native_library,
+    require_columns,
+)
 from evenhand._core._json import dump_json, jsonable, records
 from evenhand._core._levels import Level, binary_levels, level_specs, regression_levels
 from evenhand._core._metrics import BINARY_METRICS, REGRESSION_METRICS
@@ -44,7 +50,7 @@ def audit(
     ci: float = 0.95,
     ci_method: Literal["wilson", "bootstrap"] = "wilson",
     n_boot: int = 1000,
-    seed: int | None = None,
+    seed: int | None = 0,
     min_group_size: int = 30,
     dropna: bool = True,
     pos_label: Any = 1,
@@ -94,8 +100,10 @@ def audit(
         for everything.
     n_boot : int, default 1000
         Bootstrap replicates (drawn over the count table, so cheap at any size).
-    seed : int, optional
-        Seed of every random step.
+    seed : int or None, default 0
+        Seed of every random step (bootstrap intervals).
+        The default, 0, makes repeated calls give identical results; pass ``seed=None``
+        explicitly for fresh randomness on every call.
     min_group_size : int, default 30
         Groups with fewer rows are flagged ``small_group`` (never dropped).
     dropna : bool, default True
@@ -141,6 +149,10 @@ def audit(
     """
     _check_parameters(ci=ci, ci_method=ci_method, n_boot=n_boot, favorable=favorable, task=task,
                       min_group_size=min_group_size)
+    check_column_arguments(
+        "audit", {"y_true": y_true, "y_pred": y_pred, "y_score": y_score, "weight": weight},
+        {"sensitive": sensitive},
+    )
     frame = from_any(data)
     sens = as_column_list(sensitive, "sensitive")
     if not sens:

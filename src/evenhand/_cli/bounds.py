@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -12,6 +11,7 @@ import typer
 from evenhand._cli._io import read_json_file, scan_table
 from evenhand._cli._tables import console, print_frame
 from evenhand._core._errors import EvenhandError
+from evenhand._core._json import dump_json, jsonable
 
 if TYPE_CHECKING:
     from evenhand.bounds._certify import Method
@@ -116,7 +116,7 @@ def _bounds_command(
         )
     print_certificate(cert, chosen)
     if json_out is not None:
-        json_out.write_text(json.dumps(cert.to_dict(), indent=1))
+        dump_json(jsonable(cert.to_dict()), json_out, indent=1)
         console.print(f"certificate JSON written to {json_out.resolve()}")
 
 

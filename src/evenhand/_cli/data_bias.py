@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +11,7 @@ import typer
 from evenhand._cli._io import scan_table
 from evenhand._cli._tables import console, print_frame
 from evenhand._core._errors import EvenhandError
+from evenhand._core._json import dump_json, jsonable, records
 
 __all__ = ["register"]
 
@@ -60,14 +59,9 @@ def _parse_facet(text: str | None, sensitive: list[str], schema: pl.Schema) -> A
     return facet
 
 
-def _finite(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def _write_json(result: pl.DataFrame, path: Path, config: dict[str, Any]) -> None:
-    records = [{k: _finite(v) for k, v in row.items()} for row in result.iter_rows(named=True)]
-    payload = {"schema": SCHEMA, **config, "metrics": records}
-    path.write_text(json.dumps(payload, indent=2, allow_nan=False, default=str))
+    payload = {"schema": SCHEMA, **jsonable(config), "metrics": records(result)}
+    dump_json(payload, path)
     console.print(f"data-bias JSON written to {path.resolve()}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import polars as pl
 import typer
 
 from evenhand._core._errors import EvenhandError
+from evenhand._core._json import dump_json, jsonable
 
 __all__ = ["register"]
 
@@ -111,7 +111,7 @@ def decompose_command(
     )
     _print(res)
     if json_out is not None:
-        json_out.write_text(json.dumps(res.to_dict(), indent=2))
+        dump_json(jsonable(res.to_dict()), json_out)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ import typer
 from evenhand._cli._io import read_json_file, scan_table
 from evenhand._cli._tables import console, print_frame
 from evenhand._core._errors import EvenhandError
+from evenhand._core._json import dump_json, jsonable
 
 __all__ = ["register"]
 
@@ -101,7 +101,7 @@ def _explain_command(
         seed=seed,
     )
     records = explainer.explain(scan_table(file), id_column=id_column)
-    lines = "\n".join(json.dumps(r.to_dict(), allow_nan=False) for r in records) + "\n"
+    lines = "\n".join(dump_json(jsonable(r.to_dict()), indent=None) for r in records) + "\n"
     if output is None:
         typer.echo(lines, nl=False)
     else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +11,7 @@ import typer
 from evenhand._cli._io import scan_table
 from evenhand._cli._tables import console, fmt, fmt_p, print_frame, with_ci
 from evenhand._core._errors import EvenhandError
+from evenhand._core._json import dump_json, jsonable, records
 
 __all__ = ["register"]
 
@@ -43,15 +42,10 @@ def _support(text: str | None) -> int | float | None:
         ) from exc
 
 
-def _finite(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def _write_json(result: pl.DataFrame, info: Any, path: Path, config: dict[str, Any]) -> None:
-    records = [{k: _finite(v) for k, v in row.items()} for row in result.iter_rows(named=True)]
-    search = {k: _finite(v) for k, v in vars(info).items()}
-    payload = {"schema": SCHEMA, **config, "search": search, "slices": records}
-    path.write_text(json.dumps(payload, indent=2, allow_nan=False, default=str))
+    payload = {"schema": SCHEMA, **jsonable(config), "search": jsonable(vars(info)),
+               "slices": records(result)}
+    dump_json(payload, path)
     console.print(f"slices JSON written to {path.resolve()}")
 
 

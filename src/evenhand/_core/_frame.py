@@ -20,6 +20,7 @@ from evenhand._core._errors import EvenhandError, did_you_mean
 
 __all__ = [
     "as_column_list",
+    "check_column_arguments",
     "collect_numpy",
     "from_any",
     "group_codes",
@@ -77,6 +78,45 @@ def as_column_list(value: str | Sequence[str] | None, argument: str) -> list[str
             f"names; got {value!r}."
         )
     return cols
+
+
+def check_column_arguments(
+    caller: str,
+    single: Mapping[str, Any],
+    multiple: Mapping[str, Any] | None = None,
+) -> None:
+    """Raise :class:`EvenhandError` when a column-role argument holds data, not names.
+
+    Parameters
+    ----------
+    caller : str
+        The public function, named in the message (e.g. ``"audit"``).
+    single : mapping
+        Argument name to value, for arguments naming one column (``None`` allowed).
+    multiple : mapping, optional
+        Argument name to value, for arguments naming one column or a list of columns.
+    """
+    for argument, value in single.items():
+        if value is not None and not isinstance(value, str):
+            raise EvenhandError(_not_a_name(caller, argument, value, "a column name"))
+    for argument, value in (multiple or {}).items():
+        if value is None or isinstance(value, str):
+            continue
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            continue
+        raise EvenhandError(
+            _not_a_name(caller, argument, value, "a column name or a list of column names")
+        )
+
+
+def _not_a_name(caller: str, argument: str, value: Any, expected: str) -> str:
+    shape = getattr(value, "shape", None)
+    got = type(value).__name__ + (f" of shape {tuple(shape)}" if shape is not None else "")
+    return (
+        f"The {argument!r} argument of {caller} takes {expected}; got a {got}. Pass a column "
+        f"name, or add the values to the data as a column first (e.g. "
+        f"df[{argument!r}] = values) and pass {argument}={argument!r}."
+    )
 
 
 def require_columns(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +15,11 @@ __all__ = ["dump_json", "jsonable", "records"]
 
 
 def jsonable(value: Any) -> Any:
-    """Convert numpy scalars, NaN/inf (to ``None``) and containers to plain JSON values."""
+    """Convert numpy scalars, NaN/inf (to ``None``), dates (ISO strings) and containers to JSON."""
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return str(value)
     if isinstance(value, float | np.floating):
         return float(value) if np.isfinite(value) else None
     if isinstance(value, np.integer):

@@ -18,6 +18,7 @@ import polars as pl
 from evenhand._core._errors import EvenhandError
 from evenhand._core._frame import (
     as_column_list,
+    check_column_arguments,
     from_any,
     group_codes,
     output_like,
@@ -162,6 +163,9 @@ def data_bias(
     │ DPL    ┆ 0.25     │
     └────────┴──────────┘
     """
+    check_column_arguments(
+        "data_bias", {"y_true": y_true}, {"sensitive": sensitive, "strata": strata}
+    )
     frame = from_any(data)
     sens = as_column_list(sensitive, "sensitive")
     strata_cols = as_column_list(strata, "strata")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from evenhand._core._errors import EvenhandError
+from evenhand._core._frame import check_column_arguments
 from evenhand._decompose._design import Design, build_design
 from evenhand._decompose._estimates import single_threaded_blas
 from evenhand._decompose._result import Decomposition
@@ -100,7 +101,7 @@ def decompose(
     n_orders: int = 100,
     max_pairs: int = 20_000,
     equalise: Literal["matching", "reweighting"] = "matching",
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = 0,
 ) -> Decomposition:
     """Decompose the gap in mean ``outcome`` between two groups into factor-group parts.
 
@@ -188,8 +189,10 @@ def decompose(
         Random (A, B) pairs used for Shapley coalition values (``equalise="matching"``).
     equalise : {"matching", "reweighting"}
         How Shapley equalises a coalition's distribution (see above).
-    seed : int, Generator or None
+    seed : int, Generator or None, default 0
         Seed of every random step (bootstrap, Fairlie orders, Shapley pairs).
+        The default, 0, makes repeated calls give identical results; pass ``seed=None``
+        explicitly for fresh randomness on every call.
 
     Returns
     -------
@@ -252,6 +255,9 @@ def decompose(
     >>> cohort.effects
     {'biological': 0.02, 'socioeconomic': 0.015, 'care': 0.015, 'unexplained': 0.01}
     """
+    check_column_arguments(
+        "decompose", {"outcome": outcome, "group": group, "weights": weights}
+    )
     _check_options(method, kind, n_boot, confidence_level, seed)
     design = build_design(
         data,

@@ -16,7 +16,13 @@ import numpy as np
 import polars as pl
 
 from evenhand._core._errors import EvenhandError
-from evenhand._core._frame import as_column_list, from_any, output_like, require_columns
+from evenhand._core._frame import (
+    as_column_list,
+    check_column_arguments,
+    from_any,
+    output_like,
+    require_columns,
+)
 from evenhand._slices._chart import slices_chart
 from evenhand._slices._encode import encode_features
 from evenhand._slices._result import SliceOptions, SliceSearch, run_search
@@ -177,7 +183,7 @@ def find_slices(
     min_support: int | float | None = None,
     top_k: int = 10,
     alpha: float = 0.95,
-    seed: int | None = None,
+    seed: int | None = 0,
     rank_by: Literal["score", "lift", "significance"] = "score",
     n_bins: int = 5,
     confidence: float = 0.95,
@@ -238,8 +244,10 @@ def find_slices(
         Number of slices returned (fewer if fewer qualify).
     alpha : float, default 0.95
         SliceLine's weight of the error term, in (0, 1].
-    seed : int, optional
-        Seed of the bootstrap (``ci="bootstrap"``); nothing else is random.
+    seed : int or None, default 0
+        Seed of the bootstrap (``ci="bootstrap"``); nothing else is random. The default, 0,
+        makes repeated calls give identical results; pass ``seed=None`` explicitly for
+        fresh randomness on every call.
     rank_by : {"score", "lift", "significance"}, default "score"
         Ranking criterion, see above.
     n_bins : int, default 5
@@ -313,6 +321,7 @@ def find_slices(
     >>> bool((holm["p_value"] <= top["p_value"]).all())
     True
     """
+    check_column_arguments("find_slices", {}, {"features": features})
     feature_list = as_column_list(features, "features")
     if not feature_list:
         raise EvenhandError("find_slices needs at least one feature; got features=[].")

@@ -9,7 +9,12 @@ import numpy as np
 import polars as pl
 
 from evenhand._core._errors import EvenhandError
-from evenhand._core._frame import as_column_list, collect_numpy, native_library
+from evenhand._core._frame import (
+    as_column_list,
+    check_column_arguments,
+    collect_numpy,
+    native_library,
+)
 from evenhand.bounds._certificate import Certificate
 from evenhand.bounds._linear import linear_bounds
 from evenhand.bounds._metric_bounds import disparity_table, metric_intervals
@@ -237,6 +242,9 @@ def certify(
     │ b     ┆ 0.24     ┆ 0.28     │
     └───────┴──────────┴──────────┘
     """
+    check_column_arguments(
+        "certify", {"y_true": y_true}, {"sensitive": sensitive, "features": features},
+    )
     _check_args(method, threshold, search_budget)
     sens = as_column_list(sensitive, "sensitive")
     feats = model_features(model, features)

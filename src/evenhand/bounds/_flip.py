@@ -9,7 +9,12 @@ import numpy as np
 import polars as pl
 
 from evenhand._core._errors import EvenhandError
-from evenhand._core._frame import as_column_list, collect_numpy, output_like
+from evenhand._core._frame import (
+    as_column_list,
+    check_column_arguments,
+    collect_numpy,
+    output_like,
+)
 from evenhand._core._uncertainty import normal_quantile, wilson
 from evenhand.bounds._model import Scorer, model_features
 
@@ -44,7 +49,7 @@ def flip_test(
     *,
     sensitive: str,
     proxies: Sequence[str] | None = None,
-    seed: int | None = None,
+    seed: int | None = 0,
     features: Sequence[str] | None = None,
     threshold: float = 0.5,
     confidence: float = 0.95,
@@ -66,8 +71,10 @@ def flip_test(
         The sensitive column; it should be a model feature unless ``proxies`` are given.
     proxies : list of str, optional
         Features resampled from the counterfactual group's distribution.
-    seed : int, optional
+    seed : int or None, default 0
         Seed of the proxy resampling.
+        The default, 0, makes repeated calls give identical results; pass ``seed=None``
+        explicitly for fresh randomness on every call.
     features : list of str, optional
         The model's input columns; defaults to ``model.feature_names_in_``.
     threshold : float, default 0.5
@@ -98,6 +105,9 @@ def flip_test(
     0     0              1  167       71
     1     1              0  133       52
     """
+    check_column_arguments(
+        "flip_test", {}, {"sensitive": sensitive, "proxies": proxies, "features": features}
+    )
     proxy_list = as_column_list(proxies, "proxies")
     feats = model_features(model, features)
     sens = _check(sensitive, proxy_list, feats, confidence)

@@ -19,7 +19,7 @@ GROUPS = {
 }
 
 
-def make_services_population(n: int, *, seed: int | None = None) -> pl.DataFrame:
+def make_services_population(n: int, *, seed: int | None = 0) -> pl.DataFrame:
     """Simulate ``n`` people assessed for homelessness-prevention services.
 
     Five groups (``"A"``–``"E"``, shares 40/25/15/12/8 %) differ in need (baseline risk rises
@@ -45,8 +45,10 @@ def make_services_population(n: int, *, seed: int | None = None) -> pl.DataFrame
     ----------
     n : int
         Number of people (≥ 1).
-    seed : int, optional
-        Seed of every random draw (``None``: fresh entropy).
+    seed : int or None, default 0
+        Seed of every random draw.
+        The default, 0, makes repeated calls give identical results; pass ``seed=None``
+        explicitly for fresh randomness on every call.
 
     Returns
     -------

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from evenhand._core._errors import EvenhandError, did_you_mean
-from evenhand._core._frame import as_column_list, collect_numpy, from_any
+from evenhand._core._frame import as_column_list, check_column_arguments, collect_numpy, from_any
 from evenhand.explain import _attributions as attr
 from evenhand.explain._conformal import GroupConformal
 from evenhand.explain._context import classification_context, record_context, regression_context
@@ -55,8 +55,10 @@ class DecisionExplainer(RecourseRows):
     alpha : float, default 0.1
         Conformal miscoverage: sets/intervals cover with probability ``>= 1 - alpha``
         in every group.
-    seed : int, optional
-        Seeds the background sample, sampled Shapley values and the recourse search.
+    seed : int or None, default 0
+        Seed of the background sample, sampled Shapley values and the recourse search.
+        The default, 0, makes repeated calls give identical results; pass ``seed=None``
+        explicitly for fresh randomness on every call.
     n_permutations : int, default 256
         Permutations per row for sampled Shapley values (standard error shrinks as
         ``1 / sqrt(n_permutations)``).
@@ -121,7 +123,7 @@ class DecisionExplainer(RecourseRows):
         bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
         monotone: Mapping[str, str] | None = None,
         alpha: float = 0.1,
-        seed: int | None = None,
+        seed: int | None = 0,
         n_permutations: int = 256,
         background_size: int = 100,
     ) -> None:
@@ -143,6 +145,9 @@ class DecisionExplainer(RecourseRows):
     # -- calibration ---------------------------------------------------------------------
     def _fit(self, data: Any) -> None:
         self._check_params()
+        check_column_arguments("DecisionExplainer", {}, {
+            "sensitive": self.sensitive, "features": self.features,
+        })
         self.sensitive_ = as_column_list(self.sensitive, "sensitive")
         if not self.sensitive_:
             raise EvenhandError("The 'sensitive' argument must name at least one column.")
